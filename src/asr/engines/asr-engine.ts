@@ -1,0 +1,53 @@
+import type { PcmAudio } from '../../audio/pcm-audio.js';
+import type { LoadableEngine } from '../../core/engine.js';
+
+export type AsrTask = 'transcribe' | 'translate';
+
+export interface TranscribeOptions {
+  readonly task: AsrTask;
+  /** ISO 639-1 code; undefined = detect. */
+  readonly language?: string | undefined;
+  readonly prompt?: string | undefined;
+  readonly temperature?: number | undefined;
+  readonly wordTimestamps: boolean;
+  /** Skip silence with a voice activity detector before decoding. */
+  readonly vad: boolean;
+}
+
+export interface TranscriptWord {
+  readonly word: string;
+  readonly start: number;
+  readonly end: number;
+  readonly probability?: number;
+}
+
+export interface TranscriptSegment {
+  readonly id: number;
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+  readonly tokens: readonly number[];
+  readonly avgLogprob: number;
+  readonly noSpeechProb: number;
+  readonly words?: readonly TranscriptWord[];
+}
+
+export interface Transcript {
+  /** ISO 639-1 code of the spoken (detected or given) language. */
+  readonly language: string;
+  /** Seconds of input audio. */
+  readonly duration: number;
+  readonly text: string;
+  readonly segments: readonly TranscriptSegment[];
+}
+
+export interface DetectedLanguage {
+  readonly code: string;
+  readonly probability?: number;
+}
+
+export interface AsrEngine extends LoadableEngine {
+  /** `audio` is 16 kHz mono. Runs off the event loop; stops the engine when `signal` aborts. */
+  transcribe(audio: PcmAudio, options: TranscribeOptions, signal: AbortSignal): Promise<Transcript>;
+  detectLanguage(audio: PcmAudio, signal: AbortSignal): Promise<DetectedLanguage>;
+}

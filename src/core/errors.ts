@@ -1,0 +1,152 @@
+/**
+ * The one catalogue of errors Voice Stack answers with. Every error a client can
+ * see is a VoiceStackError with a stable `code` (clients and metrics match on it),
+ * an HTTP status and an OpenAI-style error `type`. The single Fastify error handler
+ * (core/error-handler.ts) is the only place that turns them into responses.
+ */
+
+export type OpenAiErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'not_found_error'
+  | 'server_error'
+  | 'service_unavailable';
+
+export interface ErrorKind {
+  readonly code: string;
+  readonly status: number;
+  readonly type: OpenAiErrorType;
+  /** The label used for this error in the rejection metrics. */
+  readonly reason: string;
+}
+
+export class VoiceStackError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly type: OpenAiErrorType;
+  readonly reason: string;
+  /** Seconds a client should wait before retrying (sets `Retry-After`). */
+  readonly retryAfterSeconds: number | undefined;
+  /** The request parameter this error is about, when there is one. */
+  readonly param: string | undefined;
+
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options: { retryAfterSeconds?: number; param?: string; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VoiceStackError';
+    this.code = kind.code;
+    this.status = kind.status;
+    this.type = kind.type;
+    this.reason = kind.reason;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.param = options.param;
+  }
+}
+
+function kind(code: string, status: number, type: OpenAiErrorType, reason: string): ErrorKind {
+  return { code, status, type, reason };
+}
+
+export const ErrorKinds = {
+  queueFull: kind('VS_ERR_QUEUE_FULL', 503, 'service_unavailable', 'queue_full'),
+  resourceThreshold: kind('VS_ERR_RESOURCE_THRESHOLD', 503, 'service_unavailable', 'resource_threshold'),
+  queueTimeout: kind('VS_ERR_QUEUE_TIMEOUT', 503, 'service_unavailable', 'queue_timeout'),
+  shuttingDown: kind('VS_ERR_SHUTTING_DOWN', 503, 'service_unavailable', 'shutting_down'),
+  fileTooLarge: kind('VS_ERR_FILE_TOO_LARGE', 413, 'invalid_request_error', 'file_too_large'),
+  audioDecode: kind('VS_ERR_AUDIO_DECODE', 400, 'invalid_request_error', 'audio_decode'),
+  invalidParameter: kind('VS_ERR_INVALID_PARAMETER', 400, 'invalid_request_error', 'invalid_parameter'),
+  modelUnavailable: kind('VS_ERR_MODEL_UNAVAILABLE', 503, 'service_unavailable', 'model_unavailable'),
+  serviceUnavailable: kind('VS_ERR_SERVICE_UNAVAILABLE', 503, 'service_unavailable', 'service_unavailable'),
+  unauthorized: kind('VS_ERR_UNAUTHORIZED', 401, 'authentication_error', 'unauthorized'),
+  notFound: kind('VS_ERR_NOT_FOUND', 404, 'not_found_error', 'not_found'),
+  clientClosed: kind('VS_ERR_CLIENT_CLOSED', 499, 'invalid_request_error', 'client_closed'),
+  engineFailed: kind('VS_ERR_ENGINE_FAILED', 500, 'server_error', 'engine_failed'),
+  internal: kind('VS_ERR_INTERNAL', 500, 'server_error', 'internal'),
+} as const;
+
+export function queueFullError(retryAfterSeconds: number): VoiceStackError {
+  return new VoiceStackError(
+    ErrorKinds.queueFull,
+    'Too many concurrent requests: every inference slot is busy and the wait queue is full. Retry later.',
+    { retryAfterSeconds },
+  );
+}
+
+export function resourceThresholdError(
+  resource: 'memory' | 'swap',
+  percent: number,
+  thresholdPercent: number,
+  retryAfterSeconds: number,
+): VoiceStackError {
+  const rounded = Math.round(percent);
+  return new VoiceStackError(
+    ErrorKinds.resourceThreshold,
+    `Resource threshold exceeded (${resource}: ${rounded}%): the limit is ${thresholdPercent}%, so new work is refused until usage drops.`,
+    { retryAfterSeconds },
+  );
+}
+
+export function queueTimeoutError(waitedSeconds: number): VoiceStackError {
+  return new VoiceStackError(
+    ErrorKinds.queueTimeout,
+    `Timed out waiting for a free slot after ${waitedSeconds}s (QUEUE_TIMEOUT_SECONDS).`,
+  );
+}
+
+export function shuttingDownError(): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.shuttingDown, 'Server is shutting down: not accepting new work.', {
+    retryAfterSeconds: 5,
+  });
+}
+
+export function fileTooLargeError(limitMb: number): VoiceStackError {
+  return new VoiceStackError(
+    ErrorKinds.fileTooLarge,
+    `File too large: the upload limit is ${limitMb} MB (MAX_UPLOAD_SIZE_MB).`,
+  );
+}
+
+export function audioDecodeError(detail: string, cause?: unknown): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.audioDecode, `Could not decode audio: ${detail}`, { cause });
+}
+
+export function invalidParameterError(param: string, problem: string): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.invalidParameter, `Invalid parameter '${param}': ${problem}`, { param });
+}
+
+export function modelUnavailableError(model: string, cause: string, error?: unknown): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.modelUnavailable, `Model '${model}' is unavailable: ${cause}`, {
+    retryAfterSeconds: 30,
+    cause: error,
+  });
+}
+
+export function serviceUnavailableError(message: string): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.serviceUnavailable, message, { retryAfterSeconds: 60 });
+}
+
+export function unauthorizedError(): VoiceStackError {
+  return new VoiceStackError(
+    ErrorKinds.unauthorized,
+    'Invalid API key: send it as "Authorization: Bearer <API_KEY>".',
+  );
+}
+
+export function notFoundError(what: string): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.notFound, `Not found: ${what}`);
+}
+
+export function clientClosedError(): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.clientClosed, 'Client closed the request before it completed.');
+}
+
+export function engineFailedError(engine: string, detail: string, cause?: unknown): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.engineFailed, `Engine '${engine}' failed: ${detail}`, { cause });
+}
+
+export function isVoiceStackError(error: unknown): error is VoiceStackError {
+  return error instanceof VoiceStackError;
+}

@@ -1,0 +1,39 @@
+import type { PcmAudio } from '../../audio/pcm-audio.js';
+import type { LoadableEngine } from '../../core/engine.js';
+
+export interface VoiceInfo {
+  /** The id a client sends as `voice`. */
+  readonly id: string;
+  readonly name: string;
+  /** BCP-47-ish language tag, e.g. `en-us`. */
+  readonly language: string;
+  readonly gender?: string;
+  /** False when the voice's model files still have to be pulled. */
+  readonly cached: boolean;
+}
+
+export interface SynthesisRequest {
+  readonly text: string;
+  /** A voice id from `listVoices()`, already validated. */
+  readonly voice: string;
+  /** Speaking rate factor, 1 = normal, within [0.25, 4]. */
+  readonly speed: number;
+}
+
+export interface SynthesisResult {
+  readonly audio: PcmAudio;
+  /**
+   * The part of the requested speed the engine could not apply itself; the caller
+   * applies it with a pitch-preserving time stretch when encoding.
+   */
+  readonly residualSpeed: number;
+}
+
+export interface TtsEngine extends LoadableEngine {
+  /** Voices the engine knows, without loading a model. */
+  listVoices(): Promise<readonly VoiceInfo[]>;
+  /** The voice used when a client names none or an OpenAI voice (`alloy`, …). */
+  defaultVoice(): string;
+  /** Runs off the event loop; stops early and rejects when `signal` aborts. */
+  synthesize(request: SynthesisRequest, signal: AbortSignal): Promise<SynthesisResult>;
+}
