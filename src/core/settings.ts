@@ -1,0 +1,188 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+/**
+ * The one typed settings object of a process. Parsed once from `.env` and the
+ * environment (the environment wins) and passed down; nothing else reads
+ * process.env. Names are the contract of DESIGN §2.
+ */
+
+export type ServiceName = 'asr' | 'tts';
+export type Device = 'cpu' | 'cuda' | 'auto';
+
+export interface ServiceSettings {
+  readonly port: number;
+  readonly maxConcurrentRequests: number;
+  readonly maxQueueSize: number;
+  readonly idleTimeoutMinutes: number;
+}
+
+export interface AsrSettings extends ServiceSettings {
+  readonly engine: 'whisper-cpp';
+  readonly model: string;
+  readonly device: Device;
+  readonly computeType: string;
+  /** 0 = cores divided by the concurrency limit. */
+  readonly cpuThreads: number;
+}
+
+export interface TtsSettings extends ServiceSettings {
+  readonly engine: 'espeak-ng' | 'piper' | 'kokoro';
+  readonly model: string | undefined;
+  readonly voice: string | undefined;
+  readonly device: Device;
+  readonly maxTextChars: number;
+}
+
+export interface Settings {
+  readonly host: string;
+  readonly asr: AsrSettings;
+  readonly tts: TtsSettings;
+  readonly queueTimeoutSeconds: number;
+  readonly memoryThresholdPercent: number;
+  readonly swapThresholdPercent: number;
+  readonly maxUploadSizeMb: number;
+  readonly modelCacheDir: string;
+  readonly apiKey: string | undefined;
+  readonly metricsRequireApiKey: boolean;
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: string;
+  /** How long SIGTERM waits for in-flight and queued work before forcing exit. */
+  readonly shutdownGraceSeconds: number;
+}
+
+export class SettingsError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'expected a number' })
+    .int({ message: 'expected a whole number' })
+    .min(min, { message: `expected at least ${min}` })
+    .max(max, { message: `expected at most ${max}` });
+const decimal = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'expected a number' })
+    .min(min, { message: `expected at least ${min}` })
+    .max(max, { message: `expected at most ${max}` });
+const oneOf = <const T extends string>(values: readonly [T, ...T[]]): z.ZodType<T> =>
+  z.enum(values, { message: `expected one of ${values.join(', ')}` }) as unknown as z.ZodType<T>;
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Reads variables one by one so that every bad value is reported, not just the first. */
+class EnvReader {
+  readonly problems: string[] = [];
+  /** Shared names are read once per service; each bad value is reported once. */
+  private readonly reported = new Set<string>();
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  read<T>(name: string, schema: z.ZodType<T>, fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    if (this.reported.has(name)) return fallback;
+    this.reported.add(name);
+    this.problems.push(
+      `${name}=${JSON.stringify(value)}: ${parsed.error.issues[0]?.message ?? 'invalid value'}`,
+    );
+    return fallback;
+  }
+
+  /** `ASR_X` / `TTS_X` override the shared `X`. */
+  readService<T>(service: ServiceName, name: string, schema: z.ZodType<T>, fallback: T): T {
+    const shared = this.read(name, schema, fallback);
+    return this.read(`${service.toUpperCase()}_${name}`, schema, shared);
+  }
+}
+
+function readServiceSettings(reader: EnvReader, service: ServiceName, defaultPort: number): ServiceSettings {
+  return {
+    port: reader.read(`${service.toUpperCase()}_PORT`, wholeNumber(0, 65535), defaultPort),
+    maxConcurrentRequests: reader.readService(service, 'MAX_CONCURRENT_REQUESTS', wholeNumber(1, 1024), 2),
+    maxQueueSize: reader.readService(service, 'MAX_QUEUE_SIZE', wholeNumber(0, 100_000), 64),
+    idleTimeoutMinutes: reader.readService(service, 'IDLE_TIMEOUT_MINUTES', decimal(0, 525_600), 60),
+  };
+}
+
+const DEVICES = ['cpu', 'cuda', 'auto'] as const;
+
+export function parseSettings(env: Env): Settings {
+  const reader = new EnvReader(env);
+  const settings: Settings = {
+    host: reader.read('HOST', z.string(), '0.0.0.0'),
+    asr: {
+      ...readServiceSettings(reader, 'asr', 5001),
+      engine: reader.read('ASR_ENGINE', oneOf(['whisper-cpp']), 'whisper-cpp'),
+      model: reader.read('ASR_MODEL', z.string(), 'base'),
+      device: reader.read('ASR_DEVICE', oneOf(DEVICES), 'auto'),
+      computeType: reader.read('ASR_COMPUTE_TYPE', z.string(), 'default'),
+      cpuThreads: reader.read('ASR_CPU_THREADS', wholeNumber(0, 1024), 0),
+    },
+    tts: {
+      ...readServiceSettings(reader, 'tts', 5002),
+      engine: reader.read('TTS_ENGINE', oneOf(['espeak-ng', 'piper', 'kokoro']), 'espeak-ng'),
+      model: reader.raw('TTS_MODEL'),
+      voice: reader.raw('TTS_VOICE'),
+      device: reader.read('TTS_DEVICE', oneOf(DEVICES), 'auto'),
+      maxTextChars: reader.read('MAX_TEXT_CHARS', wholeNumber(1, 1_000_000), 4096),
+    },
+    queueTimeoutSeconds: reader.read('QUEUE_TIMEOUT_SECONDS', decimal(0.001, 86_400), 300),
+    memoryThresholdPercent: reader.read('MEMORY_THRESHOLD_PERCENT', decimal(0, 100), 90),
+    swapThresholdPercent: reader.read('SWAP_THRESHOLD_PERCENT', decimal(0, 100), 80),
+    maxUploadSizeMb: reader.read('MAX_UPLOAD_SIZE_MB', decimal(0.001, 1_000_000), 100),
+    modelCacheDir: resolve(expandHome(reader.read('MODEL_CACHE_DIR', z.string(), '~/.cache/voice-stack'))),
+    apiKey: reader.raw('API_KEY'),
+    metricsRequireApiKey: reader.read('METRICS_REQUIRE_API_KEY', booleanFlag, false),
+    corsOrigins: splitList(reader.raw('CORS_ORIGINS')),
+    logLevel: reader.read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
+    shutdownGraceSeconds: reader.read('SHUTDOWN_GRACE_SECONDS', decimal(0, 3600), 30),
+  };
+  if (reader.problems.length > 0) throw new SettingsError(reader.problems);
+  return settings;
+}
+
+/** `.env` in `cwd` (or `envFile`) under the process environment, which wins. */
+export function loadSettings(
+  options: { env?: Env; envFile?: string | undefined; cwd?: string } = {},
+): Settings {
+  const env = options.env ?? process.env;
+  const envFile = options.envFile ?? env.VOICE_STACK_ENV_FILE ?? join(options.cwd ?? process.cwd(), '.env');
+  const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
+  return parseSettings({ ...fromFile, ...env });
+}
+
+export function serviceSettings(settings: Settings, service: ServiceName): AsrSettings | TtsSettings {
+  return service === 'asr' ? settings.asr : settings.tts;
+}
+
+function splitList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
