@@ -1,0 +1,198 @@
+/**
+ * RIFF/WAVE reading and writing, in process: WAV is the format engines emit and many
+ * clients upload, so it should never cost an ffmpeg spawn.
+ */
+import { audioDecodeError } from '../core/errors.js';
+import type { PcmAudio } from './pcm-audio.js';
+
+export interface WavContents {
+  sampleRate: number;
+  channels: number;
+  channelData: Float32Array[];
+}
+
+type SampleEncoding = 'int' | 'float';
+
+interface WavLayout {
+  sampleRate: number;
+  channels: number;
+  encoding: SampleEncoding;
+  bitsPerSample: number;
+  dataOffset: number;
+  frameCount: number;
+}
+
+interface WavFormat {
+  sampleRate: number;
+  channels: number;
+  encoding: SampleEncoding;
+  bitsPerSample: number;
+}
+
+type SampleReader = (view: DataView, offset: number) => number;
+
+const FORMAT_PCM = 0x0001;
+const FORMAT_FLOAT = 0x0003;
+const FORMAT_EXTENSIBLE = 0xfffe;
+/** Streaming writers (espeak-ng --stdout, ffmpeg to a pipe) cannot seek back to fix sizes. */
+const UNKNOWN_SIZE = 0xffffffff;
+
+export function isWav(data: Uint8Array): boolean {
+  if (data.length < 12) return false;
+  const magic = fourCc(data, 0);
+  return (magic === 'RIFF' || magic === 'RF64') && fourCc(data, 8) === 'WAVE';
+}
+
+export function parseWav(data: Uint8Array): WavContents {
+  const layout = readLayout(data);
+  const read = sampleReader(layout);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const bytesPerSample = layout.bitsPerSample / 8;
+  const channelData = Array.from({ length: layout.channels }, () => new Float32Array(layout.frameCount));
+  let offset = layout.dataOffset;
+  for (let frame = 0; frame < layout.frameCount; frame++) {
+    for (const channel of channelData) {
+      channel[frame] = read(view, offset);
+      offset += bytesPerSample;
+    }
+  }
+  return { sampleRate: layout.sampleRate, channels: layout.channels, channelData };
+}
+
+/** Decodes straight to the channel average, so a long stereo file never exists as two float copies. */
+export function parseWavMono(data: Uint8Array): PcmAudio {
+  const layout = readLayout(data);
+  const read = sampleReader(layout);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const bytesPerSample = layout.bitsPerSample / 8;
+  const samples = new Float32Array(layout.frameCount);
+  const scale = 1 / layout.channels;
+  let offset = layout.dataOffset;
+  for (let frame = 0; frame < layout.frameCount; frame++) {
+    let sum = 0;
+    for (let channel = 0; channel < layout.channels; channel++) {
+      sum += read(view, offset);
+      offset += bytesPerSample;
+    }
+    samples[frame] = sum * scale;
+  }
+  return { sampleRate: layout.sampleRate, samples };
+}
+
+/** 16-bit PCM mono: the most widely playable WAV. */
+export function encodeWav(audio: PcmAudio): Buffer {
+  const pcm = floatToS16le(audio.samples);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + pcm.length, 4);
+  header.write('WAVEfmt ', 8, 'ascii');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(FORMAT_PCM, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(audio.sampleRate, 24);
+  header.writeUInt32LE(audio.sampleRate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(pcm.length, 40);
+  return Buffer.concat([header, pcm]);
+}
+
+/** Scales by 32768 so that s16leToFloat(floatToS16le(x)) is exact for every 16-bit value. */
+export function floatToS16le(samples: Float32Array): Buffer {
+  const out = Buffer.alloc(samples.length * 2);
+  for (let i = 0; i < samples.length; i++) {
+    const scaled = Math.round((samples[i] ?? 0) * 32768);
+    const clipped = scaled > 32767 ? 32767 : scaled < -32768 ? -32768 : scaled || 0;
+    out.writeInt16LE(clipped, i * 2);
+  }
+  return out;
+}
+
+export function s16leToFloat(data: Uint8Array): Float32Array {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const samples = new Float32Array(data.byteLength >> 1);
+  for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(i * 2, true) / 32768;
+  return samples;
+}
+
+function readLayout(data: Uint8Array): WavLayout {
+  if (!isWav(data)) throw audioDecodeError('not a RIFF/WAVE file');
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let format: WavFormat | undefined;
+  let offset = 12;
+  while (offset + 8 <= data.length) {
+    const id = fourCc(data, offset);
+    const size = view.getUint32(offset + 4, true);
+    const body = offset + 8;
+    if (id === 'fmt ') format = readFormat(view, body, size);
+    if (id === 'data') return dataLayout(format, body, size, data.length);
+    if (body + size > data.length) throw audioDecodeError(`WAV chunk '${printable(id)}' is truncated`);
+    offset = body + size + (size & 1);
+  }
+  throw audioDecodeError(
+    format ? 'WAV file ends before its data chunk (truncated?)' : 'WAV header is truncated or incomplete',
+  );
+}
+
+function dataLayout(format: WavFormat | undefined, dataOffset: number, size: number, fileLength: number) {
+  if (!format) throw audioDecodeError("WAV data chunk comes before the 'fmt ' chunk");
+  const available = fileLength - dataOffset;
+  const byteLength = size === UNKNOWN_SIZE || size > available ? available : size;
+  const frameBytes = (format.bitsPerSample / 8) * format.channels;
+  return { ...format, dataOffset, frameCount: Math.floor(byteLength / frameBytes) };
+}
+
+function readFormat(view: DataView, offset: number, size: number): WavFormat {
+  if (size < 16 || offset + 16 > view.byteLength) throw audioDecodeError("WAV 'fmt ' chunk is truncated");
+  let tag = view.getUint16(offset, true);
+  const channels = view.getUint16(offset + 2, true);
+  const sampleRate = view.getUint32(offset + 4, true);
+  const bitsPerSample = view.getUint16(offset + 14, true);
+  if (tag === FORMAT_EXTENSIBLE) {
+    if (size < 26 || offset + 26 > view.byteLength)
+      throw audioDecodeError('WAV extensible format is truncated');
+    tag = view.getUint16(offset + 24, true);
+  }
+  if (channels === 0) throw audioDecodeError('WAV header declares zero channels');
+  if (sampleRate === 0) throw audioDecodeError('WAV header declares a sample rate of 0');
+  return { sampleRate, channels, bitsPerSample, encoding: encodingOf(tag, bitsPerSample) };
+}
+
+function encodingOf(tag: number, bits: number): SampleEncoding {
+  if (tag === FORMAT_PCM && [8, 16, 24, 32].includes(bits)) return 'int';
+  if (tag === FORMAT_FLOAT && (bits === 32 || bits === 64)) return 'float';
+  const hexTag = `0x${tag.toString(16).padStart(4, '0')}`;
+  throw audioDecodeError(`unsupported WAV encoding (format tag ${hexTag}, ${bits}-bit)`);
+}
+
+function sampleReader(layout: WavLayout): SampleReader {
+  if (layout.encoding === 'float') {
+    return layout.bitsPerSample === 32
+      ? (view, offset) => view.getFloat32(offset, true)
+      : (view, offset) => view.getFloat64(offset, true);
+  }
+  switch (layout.bitsPerSample) {
+    case 8:
+      return (view, offset) => (view.getUint8(offset) - 128) / 128;
+    case 16:
+      return (view, offset) => view.getInt16(offset, true) / 32768;
+    case 24:
+      return (view, offset) => ((view.getInt8(offset + 2) << 16) | view.getUint16(offset, true)) / 8388608;
+    default:
+      return (view, offset) => view.getInt32(offset, true) / 2147483648;
+  }
+}
+
+function fourCc(data: Uint8Array, offset: number): string {
+  return String.fromCharCode(
+    data[offset] ?? 0,
+    data[offset + 1] ?? 0,
+    data[offset + 2] ?? 0,
+    data[offset + 3] ?? 0,
+  );
+}
+
+function printable(id: string): string {
+  return id.replace(/[^\x20-\x7e]/g, '?');
+}
