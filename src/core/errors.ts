@@ -102,10 +102,11 @@ export function shuttingDownError(): VoiceStackError {
   });
 }
 
-export function fileTooLargeError(limitMb: number): VoiceStackError {
+export function fileTooLargeError(limitMb: number, setting = 'MAX_UPLOAD_SIZE_MB'): VoiceStackError {
+  const shown = limitMb >= 1 ? String(Math.round(limitMb * 10) / 10) : limitMb.toFixed(3);
   return new VoiceStackError(
     ErrorKinds.fileTooLarge,
-    `File too large: the upload limit is ${limitMb} MB (MAX_UPLOAD_SIZE_MB).`,
+    `File too large: the limit is ${shown} MB (${setting}).`,
   );
 }
 
@@ -114,7 +115,9 @@ export function audioDecodeError(detail: string, cause?: unknown): VoiceStackErr
 }
 
 export function invalidParameterError(param: string, problem: string): VoiceStackError {
-  return new VoiceStackError(ErrorKinds.invalidParameter, `Invalid parameter '${param}': ${problem}`, { param });
+  return new VoiceStackError(ErrorKinds.invalidParameter, `Invalid parameter '${param}': ${problem}`, {
+    param,
+  });
 }
 
 export function modelUnavailableError(model: string, cause: string, error?: unknown): VoiceStackError {

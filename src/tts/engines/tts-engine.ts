@@ -34,6 +34,8 @@ export interface TtsEngine extends LoadableEngine {
   listVoices(): Promise<readonly VoiceInfo[]>;
   /** The voice used when a client names none or an OpenAI voice (`alloy`, …). */
   defaultVoice(): string;
+  /** Whether `voice` (an id, or an id with an engine-specific variant) can be used. */
+  hasVoice(voice: string): Promise<boolean>;
   /** Runs off the event loop; stops early and rejects when `signal` aborts. */
   synthesize(request: SynthesisRequest, signal: AbortSignal): Promise<SynthesisResult>;
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Voice Stack needs on a Debian/Ubuntu machine, then its npm packages.
+#   espeak-ng  the zero-download TTS engine (and phonemiser for the neural voices)
+#   ffmpeg     decodes uploads (mp3, flac, ogg, m4a, webm, video) and encodes mp3/opus/aac/flac
+# With --test it also installs what the test suite uses: chromium (renders the load
+# tester's HTML report) and systemd (systemd-analyze verifies the generated units).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(espeak-ng ffmpeg)
+if [[ "${1:-}" == "--test" ]]; then packages+=(chromium systemd); fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "Installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerServeCommand } from './serve-command.js';
+import { packageVersion } from './version.js';
+
+const program = new Command();
+program
+  .name('voice-stack')
+  .description('Self-hosted speech: ASR and TTS services and their tools')
+  .version(packageVersion());
+registerServeCommand(program);
+await program.parseAsync(process.argv);

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { ResourceMonitor } from '../core/resource-guard.js';
+import { type HostedService, ServiceHost } from '../core/service-host.js';
+import type { Settings } from '../core/settings.js';
+import { buildTtsService } from '../tts/tts-service.js';
+import { loadSettingsOrExit } from './load-settings.js';
+
+type ServeTarget = 'asr' | 'tts' | 'both';
+
+async function buildServices(settings: Settings, target: ServeTarget, logger: pino.Logger) {
+  const monitor = new ResourceMonitor();
+  const services: HostedService[] = [];
+  if (target === 'tts' || target === 'both') {
+    const tts = await buildTtsService(settings, logger, monitor);
+    services.push({ app: tts.app, runtime: tts.runtime, port: settings.tts.port });
+  }
+  if (target === 'asr' || target === 'both') {
+    logger.warn({ service: 'asr' }, 'the ASR service is not available in this build');
+  }
+  return services;
+}
+
+export async function serve(target: ServeTarget): Promise<void> {
+  const settings = loadSettingsOrExit();
+  const logger = pino({ level: settings.logLevel, base: { pid: process.pid } });
+  const host = new ServiceHost(await buildServices(settings, target, logger), {
+    host: settings.host,
+    shutdownGraceSeconds: settings.shutdownGraceSeconds,
+    logger,
+  });
+  const stop = (signal: string) => {
+    void host.shutdown(signal).then((drained) => process.exit(drained ? 0 : 1));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  try {
+    await host.start();
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start');
+    process.exit(1);
+  }
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('start the ASR and TTS services (default: both)')
+    .argument('[service]', 'asr, tts or both', 'both')
+    .action(async (service: string) => {
+      if (service !== 'asr' && service !== 'tts' && service !== 'both') {
+        program.error(`unknown service '${service}': expected asr, tts or both`);
+      }
+      await serve(service as ServeTarget);
+    });
+}

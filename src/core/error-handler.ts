@@ -1,0 +1,105 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ErrorKinds,
+  fileTooLargeError,
+  invalidParameterError,
+  isVoiceStackError,
+  notFoundError,
+  VoiceStackError,
+} from './errors.js';
+import type { ServiceMetrics } from './metrics.js';
+import type { ServiceApp } from './service-app.js';
+
+interface ValidationIssue {
+  readonly instancePath?: string;
+  readonly message?: string;
+  readonly keyword?: string;
+  readonly params?: Record<string, unknown>;
+}
+
+/** Names the parameter an ajv issue is about: `/speed` → `speed`. */
+function paramOf(issue: ValidationIssue, context: string | undefined): string {
+  const missing = issue.params?.missingProperty ?? issue.params?.additionalProperty;
+  if (typeof missing === 'string') return missing;
+  const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+  return path || (context ?? 'body');
+}
+
+function describeIssue(issue: ValidationIssue): string {
+  const allowed = issue.params?.allowedValues;
+  if (Array.isArray(allowed)) return `must be one of ${allowed.map(String).join(', ')}`;
+  if (issue.keyword === 'additionalProperties') return 'is not a known parameter';
+  if (issue.keyword === 'required') return 'is required';
+  return issue.message ?? 'is invalid';
+}
+
+/** Turns anything thrown into one of the catalogue's errors. */
+export function toVoiceStackError(
+  error: unknown,
+  limits: { maxUploadMb: number; routeBodyLimitBytes: number | undefined },
+): VoiceStackError {
+  const { maxUploadMb, routeBodyLimitBytes } = limits;
+  if (isVoiceStackError(error)) return error;
+  const fastifyError = error as Partial<FastifyError> & { validation?: ValidationIssue[] };
+  const issue = fastifyError.validation?.[0];
+  if (issue !== undefined) {
+    return invalidParameterError(paramOf(issue, fastifyError.validationContext), describeIssue(issue));
+  }
+  if (fastifyError.code === 'FST_REQ_FILE_TOO_LARGE') return fileTooLargeError(maxUploadMb);
+  if (fastifyError.statusCode === 413) {
+    const routeLimitMb = (routeBodyLimitBytes ?? Number.POSITIVE_INFINITY) / (1024 * 1024);
+    // A JSON route caps its body far below the upload limit (TTS text is short).
+    return routeLimitMb < maxUploadMb
+      ? fileTooLargeError(routeLimitMb, 'the request body limit of this endpoint, from MAX_TEXT_CHARS')
+      : fileTooLargeError(maxUploadMb);
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500 && typeof fastifyError.message === 'string') {
+    return new VoiceStackError(ErrorKinds.invalidParameter, `Invalid request: ${fastifyError.message}`);
+  }
+  return new VoiceStackError(ErrorKinds.internal, 'Internal server error: the failure was logged.', {
+    cause: error,
+  });
+}
+
+/**
+ * The one place errors become responses: `{"error": {message, type, code}}`, the
+ * kind's status, `Retry-After` when there is an estimate, and a log line with the
+ * reason. Stack traces and paths never reach the body.
+ */
+export function registerErrorHandling(app: ServiceApp, metrics: ServiceMetrics, maxUploadMb: number): void {
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toVoiceStackError(error, {
+      maxUploadMb,
+      routeBodyLimitBytes: request.routeOptions.bodyLimit,
+    });
+    logError(request, mapped, error);
+    if (mapped.status >= 400 && mapped.status !== 404) metrics.rejections.inc({ reason: mapped.reason });
+    return sendError(reply, mapped);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, notFoundError(`${request.method} ${request.url}`)),
+  );
+}
+
+export function sendError(reply: FastifyReply, error: VoiceStackError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+  // A body over the limit must not be read to its end: closing the connection
+  // lets Node drop the rest instead of draining it.
+  if (error.status === 413) reply.header('connection', 'close');
+  return reply
+    .code(error.status)
+    .type('application/json; charset=utf-8')
+    .send({
+      error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null },
+    });
+}
+
+function logError(request: FastifyRequest, mapped: VoiceStackError, original: unknown): void {
+  const fields = { code: mapped.code, reason: mapped.reason, status: mapped.status };
+  if (mapped.status >= 500 && mapped.status !== 503) {
+    request.log.error({ ...fields, err: original }, mapped.message);
+  } else {
+    request.log.warn(fields, `request rejected: ${mapped.message}`);
+  }
+}

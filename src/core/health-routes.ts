@@ -1,0 +1,86 @@
+import type { LoadableEngine } from './engine.js';
+import type { ServiceApp } from './service-app.js';
+import type { ServiceRuntime } from './service-runtime.js';
+
+export type HealthStatus = 'ok' | 'overloaded' | 'draining';
+
+/** The `/health/detailed` body, DESIGN §3 field for field. */
+export function detailedHealth<E extends LoadableEngine>(runtime: ServiceRuntime<E>) {
+  const { memory, swap } = runtime.guard.monitor.read();
+  const admission = runtime.admission.stats();
+  const model = runtime.slot.status();
+  return {
+    status: healthStatus(runtime),
+    service: runtime.service,
+    timestamp: new Date().toISOString(),
+    memory: {
+      percent: memory.percent,
+      available_mb: memory.availableMb,
+      total_mb: memory.totalMb,
+      threshold_percent: runtime.settings.memoryThresholdPercent,
+      cgroup_limited: memory.cgroupLimited,
+    },
+    swap: {
+      percent: swap.percent,
+      used_mb: swap.usedMb,
+      total_mb: swap.totalMb,
+      threshold_percent: runtime.settings.swapThresholdPercent,
+    },
+    model: {
+      loaded: model.loaded,
+      loading: model.loading,
+      engine: model.description.engine,
+      model_name: model.description.modelName,
+      device: model.description.device,
+      last_used: model.lastUsed?.toISOString() ?? null,
+    },
+    concurrency: {
+      active_requests: admission.active,
+      max_concurrent: admission.maxConcurrent,
+      available_slots: Math.max(0, admission.maxConcurrent - admission.active),
+      queued: admission.queued,
+      max_queue: admission.maxQueue,
+    },
+    config: {
+      idle_timeout_minutes: runtime.serviceSettings.idleTimeoutMinutes,
+      max_upload_mb: runtime.settings.maxUploadSizeMb,
+      queue_timeout_seconds: runtime.settings.queueTimeoutSeconds,
+    },
+  };
+}
+
+function healthStatus<E extends LoadableEngine>(runtime: ServiceRuntime<E>): HealthStatus {
+  if (runtime.admission.isDraining) return 'draining';
+  if (runtime.admission.isFull || !runtime.guard.check().ok) return 'overloaded';
+  return 'ok';
+}
+
+/** Why the service should not get traffic now, or undefined when it is ready. */
+function notReadyReason<E extends LoadableEngine>(runtime: ServiceRuntime<E>): string | undefined {
+  const model = runtime.slot.status();
+  if (runtime.admission.isDraining) return 'draining';
+  if (model.loading && !model.everLoaded) return 'model loading';
+  if (runtime.admission.isFull) return 'queue full';
+  return undefined;
+}
+
+/** Liveness, readiness and metrics: cheap, never touch the model, never refused by the guards. */
+export function registerHealthRoutes<E extends LoadableEngine>(app: ServiceApp, runtime: ServiceRuntime<E>) {
+  for (const url of ['/health', '/healthz', '/healthcheck']) {
+    app.get(url, { config: { open: true } }, async () => ({ status: 'ok' }));
+  }
+  app.get('/health/detailed', { config: { open: true } }, async () => detailedHealth(runtime));
+  app.get('/ready', { config: { open: true } }, async (_request, reply) => {
+    const reason = notReadyReason(runtime);
+    if (reason !== undefined) return reply.code(503).send({ status: 'not_ready', reason });
+    return { status: 'ready' };
+  });
+  app.get(
+    '/metrics',
+    { config: { open: !runtime.settings.metricsRequireApiKey } },
+    async (_request, reply) => {
+      const body = await runtime.metrics.registry.metrics();
+      return reply.type(runtime.metrics.registry.contentType).send(body);
+    },
+  );
+}

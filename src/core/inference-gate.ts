@@ -1,0 +1,96 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AdmissionQueue } from './admission-queue.js';
+import type { LoadableEngine } from './engine.js';
+import {
+  clientClosedError,
+  isVoiceStackError,
+  modelUnavailableError,
+  resourceThresholdError,
+} from './errors.js';
+import type { ServiceMetrics } from './metrics.js';
+import type { ModelSlot } from './model-slot.js';
+import type { ResourceGuard } from './resource-guard.js';
+
+/**
+ * The one path every inference request takes: resource guard, then a slot from the
+ * admission queue, then the model slot. Routes call `admit` before reading a large
+ * body (so refused requests cost no decoding) and `run` for the work itself.
+ */
+export class InferenceGate<E extends LoadableEngine> {
+  constructor(
+    private readonly deps: {
+      readonly admission: AdmissionQueue;
+      readonly guard: ResourceGuard;
+      readonly slot: ModelSlot<E>;
+      readonly metrics: ServiceMetrics;
+      readonly logger: Logger;
+      readonly modelName: () => string;
+    },
+  ) {}
+
+  /** Throws now if the request would be refused: draining, over a threshold, queue full. */
+  admit(): void {
+    this.deps.admission.assertAdmissible();
+    const verdict = this.deps.guard.check();
+    if (!verdict.ok) {
+      throw resourceThresholdError(
+        verdict.resource,
+        verdict.percent,
+        verdict.threshold,
+        this.deps.admission.estimateRetryAfterSeconds(),
+      );
+    }
+  }
+
+  /**
+   * Waits for a slot, then runs `work` with the loaded engine. The signal aborts
+   * when the client goes away: a queued request leaves the queue, a running one is
+   * asked to stop. The slot is released on every path.
+   */
+  async run<T>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    work: (engine: E, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    this.admit();
+    const signal = clientAbortSignal(request, reply);
+    const permit = await this.deps.admission.acquire(signal);
+    this.deps.metrics.queueWait.observe(permit.waitedMs / 1000);
+    const endTimer = this.deps.metrics.inferenceDuration.startTimer();
+    try {
+      return await this.deps.slot.use(async (engine) => {
+        if (signal.aborted) throw clientClosedError();
+        return await work(engine, signal);
+      });
+    } catch (error) {
+      throw this.asLoadError(error);
+    } finally {
+      endTimer();
+      permit.release();
+    }
+  }
+
+  private asLoadError(error: unknown): unknown {
+    if (isVoiceStackError(error)) return error;
+    if (!this.deps.slot.status().loaded) {
+      return modelUnavailableError(this.deps.modelName(), describeCause(error), error);
+    }
+    return error;
+  }
+}
+
+function describeCause(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Aborts when the connection closes before the response was fully sent. */
+export function clientAbortSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  };
+  reply.raw.once('close', onClose);
+  request.raw.once('aborted', () => controller.abort());
+  return controller.signal;
+}

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+
+export interface ProcessResult {
+  readonly stdout: Buffer;
+  readonly stderr: string;
+}
+
+export class ProcessError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'not_found' | 'exit' | 'aborted' | 'timeout',
+    readonly stderr = '',
+  ) {
+    super(message);
+    this.name = 'ProcessError';
+  }
+}
+
+const STDERR_KEEP = 4096;
+
+/**
+ * Runs a program without a shell, feeding `stdin` and collecting stdout. Rejects
+ * with a ProcessError on a non-zero exit, a missing binary, the signal or the
+ * time limit; the child is killed in the last two cases so nothing is left behind.
+ */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: { stdin?: Uint8Array | string; signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(new ProcessError(`${command} aborted`, 'aborted'));
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    let failure: ProcessError | undefined;
+    const stop = (error: ProcessError) => {
+      failure ??= error;
+      child.kill('SIGKILL');
+    };
+    const onAbort = () => stop(new ProcessError(`${command} aborted`, 'aborted'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => stop(new ProcessError(`${command} timed out`, 'timeout')), options.timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP);
+    });
+    // The child may exit before reading all of stdin (bad input): that is its
+    // exit status to report, not an EPIPE to crash on.
+    child.stdin.on('error', () => {});
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      failure ??= new ProcessError(
+        error.code === 'ENOENT'
+          ? `${command} is not installed`
+          : `${command} failed to start: ${error.message}`,
+        'not_found',
+      );
+    });
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (failure) return reject(failure);
+      if (code !== 0) {
+        return reject(
+          new ProcessError(`${command} exited with status ${code}: ${lastLine(stderr)}`, 'exit', stderr),
+        );
+      }
+      resolve({ stdout: Buffer.concat(chunks), stderr });
+    });
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return lines[lines.length - 1]?.trim() ?? '';
+}

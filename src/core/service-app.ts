@@ -1,0 +1,107 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import cors from '@fastify/cors';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { LoadableEngine } from './engine.js';
+import { registerErrorHandling, sendError } from './error-handler.js';
+import { unauthorizedError } from './errors.js';
+import { registerHealthRoutes } from './health-routes.js';
+import type { ServiceRuntime } from './service-runtime.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without the API key (health checks). */
+    open?: boolean;
+  }
+}
+
+export type ServiceApp = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+const REQUEST_ID_HEADER = 'x-request-id';
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Bearer check in constant time: hashing first makes the lengths equal. */
+function registerApiKeyAuth(app: ServiceApp, apiKey: string | undefined): void {
+  if (apiKey === undefined) return;
+  const expected = digest(apiKey);
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config?.open === true) return;
+    const header = request.headers.authorization ?? '';
+    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!timingSafeEqual(digest(presented), expected)) return sendError(reply, unauthorizedError());
+  });
+}
+
+/** One log line per request (Fastify's default is two), and the request metrics. */
+function registerRequestLogging<E extends LoadableEngine>(app: ServiceApp, runtime: ServiceRuntime<E>): void {
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    runtime.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    runtime.metrics.requestDuration.observe({ route, method: request.method }, seconds);
+    const level =
+      route.startsWith('/health') || route === '/metrics' || route === '/ready' ? 'debug' : 'info';
+    request.log[level](
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request completed',
+    );
+  });
+}
+
+/**
+ * The Fastify bootstrap both services share: request ids, API key, CORS, the error
+ * handler, health and metrics routes. The service adds its own routes after.
+ */
+export async function createServiceApp<E extends LoadableEngine>(
+  runtime: ServiceRuntime<E>,
+): Promise<ServiceApp> {
+  const { settings } = runtime;
+  const app = Fastify({
+    loggerInstance: runtime.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: Math.floor(settings.maxUploadSizeMb * 1024 * 1024),
+    requestIdHeader: REQUEST_ID_HEADER,
+    genReqId: () => randomUUID(),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  // While draining, each response closes its connection: a keep-alive socket left
+  // open would hold the server's close until the keep-alive timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (runtime.admission.isDraining) reply.header('connection', 'close');
+  });
+  registerErrorHandling(app, runtime.metrics, settings.maxUploadSizeMb);
+  if (settings.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: settings.corsOrigins.includes('*') ? true : [...settings.corsOrigins],
+    });
+  }
+  registerApiKeyAuth(app, settings.apiKey);
+  registerRequestLogging(app, runtime);
+  registerHealthRoutes(app, runtime);
+  return app;
+}

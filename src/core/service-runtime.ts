@@ -1,0 +1,97 @@
+import type { Logger } from 'pino';
+import { AdmissionQueue } from './admission-queue.js';
+import type { Clock } from './clock.js';
+import type { LoadableEngine } from './engine.js';
+import { InferenceGate } from './inference-gate.js';
+import { ServiceMetrics } from './metrics.js';
+import { ModelSlot } from './model-slot.js';
+import { ResourceGuard, type ResourceMonitor } from './resource-guard.js';
+import type { ServiceName, ServiceSettings, Settings } from './settings.js';
+
+/**
+ * Everything a service has besides its routes: the guard rails around one engine.
+ * Built once per service at start-up and handed to the HTTP layer.
+ */
+export class ServiceRuntime<E extends LoadableEngine> {
+  readonly metrics: ServiceMetrics;
+  readonly admission: AdmissionQueue;
+  readonly guard: ResourceGuard;
+  readonly slot: ModelSlot<E>;
+  readonly gate: InferenceGate<E>;
+
+  constructor(
+    readonly service: ServiceName,
+    readonly settings: Settings,
+    readonly serviceSettings: ServiceSettings,
+    engine: E,
+    readonly logger: Logger,
+    monitor: ResourceMonitor,
+    clock?: Clock,
+  ) {
+    this.metrics = new ServiceMetrics(service);
+    const metrics = this.metrics;
+    this.admission = new AdmissionQueue({
+      maxConcurrent: serviceSettings.maxConcurrentRequests,
+      maxQueue: serviceSettings.maxQueueSize,
+      queueTimeoutMs: settings.queueTimeoutSeconds * 1000,
+      ...(clock ? { clock } : {}),
+      onChange: (stats) => {
+        metrics.activeRequests.set(stats.active);
+        metrics.queueDepth.set(stats.queued);
+      },
+    });
+    this.guard = new ResourceGuard(monitor, settings.memoryThresholdPercent, settings.swapThresholdPercent);
+    this.slot = new ModelSlot(engine, {
+      idleTimeoutMs: serviceSettings.idleTimeoutMinutes * 60_000,
+      ...(clock ? { clock } : {}),
+      events: this.slotEvents(),
+    });
+    this.gate = new InferenceGate({
+      admission: this.admission,
+      guard: this.guard,
+      slot: this.slot,
+      metrics,
+      logger,
+      modelName: () => engine.describe().modelName,
+    });
+  }
+
+  private slotEvents() {
+    const { metrics, logger } = this;
+    return {
+      onLoaded: (durationMs: number, d: { engine: string; modelName: string; device: string }) => {
+        metrics.modelLoads.inc({ result: 'success' });
+        metrics.modelLoaded.set(1);
+        metrics.modelLoadDuration.observe(durationMs / 1000);
+        logger.info(
+          { event: 'model_loaded', engine: d.engine, model: d.modelName, device: d.device, durationMs },
+          'model loaded',
+        );
+      },
+      onLoadFailed: (error: unknown) => {
+        metrics.modelLoads.inc({ result: 'failure' });
+        logger.error({ event: 'model_load_failed', err: error }, 'model load failed');
+      },
+      onUnloaded: (reason: 'idle' | 'shutdown', d: { engine: string; modelName: string }) => {
+        metrics.modelUnloads.inc({ reason });
+        metrics.modelLoaded.set(0);
+        logger.info(
+          { event: 'model_unloaded', reason, engine: d.engine, model: d.modelName },
+          'model unloaded',
+        );
+      },
+    };
+  }
+
+  /** Refuses new work, waits for queued and running requests, then unloads the model. */
+  async close(): Promise<void> {
+    await this.admission.close();
+    await this.slot.close();
+  }
+
+  /** Fails queued requests now and unloads. */
+  async destroy(): Promise<void> {
+    this.admission.destroy();
+    await this.slot.close();
+  }
+}

@@ -1,0 +1,125 @@
+import { Type } from 'typebox';
+import { AUDIO_FORMATS, type AudioFormat, contentTypeFor, encodeAudio } from '../audio/encode.js';
+import { durationSeconds } from '../audio/pcm-audio.js';
+import { invalidParameterError, notFoundError } from '../core/errors.js';
+import type { ServiceApp } from '../core/service-app.js';
+import type { ServiceRuntime } from '../core/service-runtime.js';
+import type { TtsSettings } from '../core/settings.js';
+import type { TtsEngine } from './engines/tts-engine.js';
+
+/** OpenAI's voice names; each maps to the engine's default voice so OpenAI clients work unchanged. */
+export const OPENAI_VOICES = [
+  'alloy',
+  'ash',
+  'ballad',
+  'coral',
+  'echo',
+  'fable',
+  'onyx',
+  'nova',
+  'sage',
+  'shimmer',
+];
+/** OpenAI's model names, accepted as aliases of the configured engine. */
+const OPENAI_TTS_MODELS = ['tts-1', 'tts-1-hd', 'gpt-4o-mini-tts'];
+
+export const MIN_SPEED = 0.25;
+export const MAX_SPEED = 4;
+
+const SpeechBody = Type.Object({
+  model: Type.Optional(Type.String({ maxLength: 256, description: 'tts-1, tts-1-hd or the engine name' })),
+  input: Type.String({ description: 'Text to speak (at most MAX_TEXT_CHARS characters)' }),
+  voice: Type.Optional(
+    Type.String({ maxLength: 128, description: 'Engine voice id or an OpenAI voice name' }),
+  ),
+  response_format: Type.Optional(Type.Enum(AUDIO_FORMATS)),
+  speed: Type.Optional(Type.Number({ minimum: MIN_SPEED, maximum: MAX_SPEED })),
+  instructions: Type.Optional(Type.String()),
+});
+
+async function resolveVoice(engine: TtsEngine, requested: string | undefined): Promise<string> {
+  if (requested === undefined || requested === '' || OPENAI_VOICES.includes(requested.toLowerCase())) {
+    return engine.defaultVoice();
+  }
+  if (await engine.hasVoice(requested)) return requested;
+  throw invalidParameterError('voice', `unknown voice '${requested}'; GET /v1/audio/voices lists them`);
+}
+
+/**
+ * The speech body is JSON text, so it needs no upload-sized limit: six bytes per
+ * character covers any JSON escape, plus room for the other fields. A small cap
+ * means an oversized body is refused after kilobytes, never buffered to 100 MB.
+ */
+function speechBodyLimitBytes(maxTextChars: number, maxUploadMb: number): number {
+  return Math.min(maxUploadMb * 1024 * 1024, maxTextChars * 6 + 64 * 1024);
+}
+
+function modelIds(engineName: string): string[] {
+  return [...OPENAI_TTS_MODELS, engineName];
+}
+
+/** The OpenAI-compatible TTS routes. They know the engine interface, never an engine. */
+export function registerTtsRoutes(
+  app: ServiceApp,
+  runtime: ServiceRuntime<TtsEngine>,
+  settings: TtsSettings,
+) {
+  const engine = runtime.slot.engine;
+
+  app.post(
+    '/v1/audio/speech',
+    {
+      schema: { body: SpeechBody },
+      bodyLimit: speechBodyLimitBytes(settings.maxTextChars, runtime.settings.maxUploadSizeMb),
+      onRequest: async () => runtime.gate.admit(),
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const text = body.input.trim();
+      if (text.length === 0) throw invalidParameterError('input', 'must not be empty');
+      if (body.input.length > settings.maxTextChars) {
+        throw invalidParameterError(
+          'input',
+          `is longer than MAX_TEXT_CHARS (${settings.maxTextChars} characters)`,
+        );
+      }
+      const voice = await resolveVoice(engine, body.voice);
+      const format: AudioFormat = body.response_format ?? 'mp3';
+      const speed = body.speed ?? 1;
+      const encoded = await runtime.gate.run(request, reply, async (loaded, signal) => {
+        const result = await loaded.synthesize({ text, voice, speed }, signal);
+        runtime.metrics.audioSeconds.inc(durationSeconds(result.audio) / result.residualSpeed);
+        return {
+          body: await encodeAudio(result.audio, format, { tempo: result.residualSpeed, signal }),
+          sampleRate: result.audio.sampleRate,
+        };
+      });
+      return reply
+        .type(contentTypeFor(format))
+        .header('x-sample-rate', String(encoded.sampleRate))
+        .send(encoded.body);
+    },
+  );
+
+  app.get('/v1/audio/voices', async () => {
+    const voices = await engine.listVoices();
+    return {
+      engine: engine.describe().engine,
+      default_voice: engine.defaultVoice(),
+      openai_voice_aliases: Object.fromEntries(OPENAI_VOICES.map((v) => [v, engine.defaultVoice()])),
+      voices,
+    };
+  });
+
+  const describeModel = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'voice-stack' });
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: modelIds(engine.describe().engine).map(describeModel),
+  }));
+  app.get('/v1/models/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (request) => {
+    if (!modelIds(engine.describe().engine).includes(request.params.id)) {
+      throw notFoundError(`model '${request.params.id}'`);
+    }
+    return describeModel(request.params.id);
+  });
+}

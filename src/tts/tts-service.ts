@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import type { ResourceMonitor } from '../core/resource-guard.js';
+import { createServiceApp, type ServiceApp } from '../core/service-app.js';
+import { ServiceRuntime } from '../core/service-runtime.js';
+import type { Settings } from '../core/settings.js';
+import { createTtsEngine } from './engines/create-tts-engine.js';
+import type { TtsEngine } from './engines/tts-engine.js';
+import { registerTtsRoutes } from './tts-routes.js';
+
+/** The TTS service: its engine, guard rails and routes, ready to listen. */
+export async function buildTtsService(
+  settings: Settings,
+  logger: Logger,
+  monitor: ResourceMonitor,
+  options: { engine?: TtsEngine; clock?: Clock } = {},
+): Promise<{ app: ServiceApp; runtime: ServiceRuntime<TtsEngine> }> {
+  const engine = options.engine ?? createTtsEngine(settings.tts);
+  const runtime = new ServiceRuntime<TtsEngine>(
+    'tts',
+    settings,
+    settings.tts,
+    engine,
+    logger.child({ service: 'tts' }),
+    monitor,
+    options.clock,
+  );
+  const app = await createServiceApp(runtime);
+  registerTtsRoutes(app, runtime, settings.tts);
+  return { app, runtime };
+}

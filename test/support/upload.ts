@@ -1,0 +1,51 @@
+import { request as httpRequest } from 'node:http';
+
+/**
+ * Streams `totalBytes` to a server and stops as soon as it answers or closes the
+ * connection; reports how much was written. Used to check that an over-limit body
+ * is cut off early rather than read to its end.
+ */
+export function streamUpload(
+  url: string,
+  totalBytes: number,
+  options: { chunked: boolean; contentType: string },
+): Promise<{ status: number | undefined; body: string; bytesWritten: number }> {
+  return new Promise((resolve) => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    let bytesWritten = 0;
+    let finished = false;
+    let status: number | undefined;
+    let body = '';
+    const headers: Record<string, string> = { 'content-type': options.contentType };
+    if (!options.chunked) headers['content-length'] = String(totalBytes);
+    const req = httpRequest(url, { method: 'POST', headers });
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      req.destroy();
+      resolve({ status, body, bytesWritten });
+    };
+    req.on('response', (res) => {
+      status = res.statusCode;
+      res.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on('end', finish);
+      res.on('error', finish);
+    });
+    req.on('error', finish);
+    req.on('close', () => setTimeout(finish, 200));
+    const pump = () => {
+      while (!finished && status === undefined && bytesWritten < totalBytes) {
+        const size = Math.min(chunk.length, totalBytes - bytesWritten);
+        bytesWritten += size;
+        if (!req.write(size === chunk.length ? chunk : chunk.subarray(0, size))) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (bytesWritten >= totalBytes) req.end();
+    };
+    pump();
+  });
+}
