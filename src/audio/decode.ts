@@ -1,0 +1,199 @@
+/**
+ * Any upload → mono Float32 at 16 kHz (what the ASR engines take). WAV is parsed in
+ * process; everything else goes through ffmpeg, which streams from a file path when
+ * there is one, so a long recording is never held as more than its decoded samples.
+ */
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { audioDecodeError, engineFailedError, isVoiceStackError } from '../core/errors.js';
+import { FfmpegError, runFfmpeg } from './ffmpeg.js';
+import type { PcmAudio } from './pcm-audio.js';
+import { resample } from './resample.js';
+import { isWav, parseWavMono, s16leToFloat } from './wav.js';
+
+export type DecodeInput = { data: Uint8Array } | { path: string };
+
+export interface DecodeOptions {
+  signal?: AbortSignal;
+  /** Output sample rate; 16000 unless set. */
+  targetRate?: number;
+  /** Longest ffmpeg may run. */
+  timeoutMs?: number;
+  /** Longest decoded audio accepted: a tiny compressed upload can expand to gigabytes of samples. */
+  maxSeconds?: number;
+}
+
+interface DecodeContext {
+  rate: number;
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
+  maxSeconds: number;
+}
+
+type FfmpegSource = { data: Uint8Array } | { path: string };
+
+export const DEFAULT_DECODE_RATE = 16000;
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_MAX_SECONDS = 4 * 3600;
+/** Larger WAV files on disk are streamed by ffmpeg rather than read whole into memory. */
+const IN_PROCESS_WAV_MAX_BYTES = 64 * 1024 * 1024;
+const HEAD_BYTES = 16;
+
+export async function decodeAudio(input: DecodeInput, options: DecodeOptions = {}): Promise<PcmAudio> {
+  options.signal?.throwIfAborted();
+  const context = contextFrom(options);
+  const audio =
+    'data' in input ? await decodeData(input.data, context) : await decodePath(input.path, context);
+  if (audio.samples.length === 0) throw audioDecodeError('the file contains no audio samples');
+  return audio;
+}
+
+/** Raw signed 16-bit little-endian mono PCM, resampled to the decode rate. */
+export function decodeRawPcm16(
+  data: Uint8Array,
+  sampleRate = DEFAULT_DECODE_RATE,
+  targetRate = DEFAULT_DECODE_RATE,
+): PcmAudio {
+  if (data.length < 2) throw audioDecodeError('the PCM data is empty');
+  return { sampleRate: targetRate, samples: resample(s16leToFloat(data), sampleRate, targetRate) };
+}
+
+function contextFrom(options: DecodeOptions): DecodeContext {
+  const rate = options.targetRate ?? DEFAULT_DECODE_RATE;
+  if (!Number.isInteger(rate) || rate <= 0)
+    throw new RangeError(`targetRate must be a positive integer: ${rate}`);
+  return {
+    rate,
+    signal: options.signal,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxSeconds: options.maxSeconds ?? DEFAULT_MAX_SECONDS,
+  };
+}
+
+async function decodeData(data: Uint8Array, context: DecodeContext): Promise<PcmAudio> {
+  if (data.length === 0) throw audioDecodeError('the file is empty');
+  rejectPlaylist(data);
+  if (!isWav(data)) return decodeWithFfmpeg({ data }, context);
+  try {
+    return decodeWavInProcess(data, context.rate);
+  } catch (wavError) {
+    // WAV encodings the parser does not handle (µ-law, ADPCM, …) may still be ffmpeg's to decode.
+    return decodeWithFfmpeg({ data }, context).catch(() => {
+      throw wavError;
+    });
+  }
+}
+
+function decodeWavInProcess(data: Uint8Array, rate: number): PcmAudio {
+  const mono = parseWavMono(data);
+  return { sampleRate: rate, samples: resample(mono.samples, mono.sampleRate, rate) };
+}
+
+async function decodePath(path: string, context: DecodeContext): Promise<PcmAudio> {
+  const { head, size } = await readHead(path);
+  if (size === 0) throw audioDecodeError('the file is empty');
+  rejectPlaylist(head);
+  if (isWav(head) && size <= IN_PROCESS_WAV_MAX_BYTES) return decodeData(await readWhole(path), context);
+  return decodeWithFfmpeg({ path }, context);
+}
+
+async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {
+  try {
+    const file = await open(path, 'r');
+    try {
+      const head = new Uint8Array(HEAD_BYTES);
+      const { bytesRead } = await file.read(head, 0, HEAD_BYTES, 0);
+      return { head: head.subarray(0, bytesRead), size: (await file.stat()).size };
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    throw audioDecodeError('the file could not be read', error);
+  }
+}
+
+async function readWhole(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw audioDecodeError('the file could not be read', error);
+  }
+}
+
+/** An HLS playlist would make ffmpeg open whatever files or URLs it names. */
+function rejectPlaylist(head: Uint8Array): void {
+  if (Buffer.from(head.subarray(0, 7)).toString('latin1') === '#EXTM3U') {
+    throw audioDecodeError('playlists are not accepted; upload the audio itself');
+  }
+}
+
+async function decodeWithFfmpeg(source: FfmpegSource, context: DecodeContext): Promise<PcmAudio> {
+  if ('data' in source && needsSeekableInput(source.data)) return decodeViaTempFile(source.data, context);
+  const input = 'path' in source ? `file:${source.path}` : 'pipe:0';
+  try {
+    const bytes = await runFfmpeg({
+      args: decodeArgs(input, context.rate),
+      ...('data' in source ? { stdin: source.data } : {}),
+      signal: context.signal,
+      timeoutMs: context.timeoutMs,
+      maxOutputBytes: context.maxSeconds * context.rate * 4,
+      redact: 'path' in source ? [input, source.path] : [],
+    });
+    return { sampleRate: context.rate, samples: new Float32Array(bytes.buffer, 0, bytes.byteLength >> 2) };
+  } catch (error) {
+    throw decodeFailure(error, context);
+  }
+}
+
+/** Only the first audio track, as mono f32le; the protocol whitelist keeps ffmpeg off the network. */
+function decodeArgs(input: string, rate: number): string[] {
+  const fromPipe = input === 'pipe:0';
+  return [
+    ...(fromPipe ? [] : ['-nostdin']),
+    ...['-protocol_whitelist', fromPipe ? 'pipe' : 'file', '-i', input],
+    ...['-map', '0:a:0', '-ac', '1', '-ar', String(rate), '-f', 'f32le', 'pipe:1'],
+  ];
+}
+
+/** MP4/M4A/MOV often keep their index (moov) after the samples, which a pipe cannot seek back to. */
+function needsSeekableInput(data: Uint8Array): boolean {
+  const box = Buffer.from(data.subarray(4, 8)).toString('latin1');
+  return ['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip'].includes(box);
+}
+
+async function decodeViaTempFile(data: Uint8Array, context: DecodeContext): Promise<PcmAudio> {
+  const dir = await mkdtemp(join(tmpdir(), 'voice-stack-decode-'));
+  try {
+    const path = join(dir, 'input');
+    await writeFile(path, data, { mode: 0o600 });
+    return await decodeWithFfmpeg({ path }, context);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function decodeFailure(error: unknown, context: DecodeContext): unknown {
+  if (isVoiceStackError(error) || !(error instanceof FfmpegError)) return error;
+  switch (error.failure) {
+    case 'not-installed':
+      return engineFailedError(
+        'ffmpeg',
+        'ffmpeg is not installed; it is needed to decode formats other than WAV',
+      );
+    case 'timeout':
+      return audioDecodeError(`decoding ${error.detail}`);
+    case 'output-limit':
+      return audioDecodeError(`the audio is longer than the ${context.maxSeconds / 3600}-hour limit`);
+    default:
+      return audioDecodeError(explain(error.detail));
+  }
+}
+
+function explain(detail: string): string {
+  if (/matches no streams|does not contain any stream/i.test(detail)) return 'the file has no audio track';
+  if (/Invalid data found when processing input/i.test(detail)) {
+    return 'the data is not a recognised audio or video format, or it is corrupt';
+  }
+  return `ffmpeg reported: ${detail.slice(0, 300)}`;
+}

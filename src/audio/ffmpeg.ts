@@ -1,0 +1,194 @@
+/**
+ * The one way Voice Stack runs ffmpeg: a child process started from an argument array
+ * (never a shell), fed from memory, its stdout collected, killed on abort or time-out,
+ * and its failures described from the last lines ffmpeg printed.
+ */
+import { spawn } from 'node:child_process';
+
+const FFMPEG = 'ffmpeg';
+const STDERR_KEEP_CHARS = 8192;
+const DETAIL_LINES = 3;
+
+export type FfmpegFailure = 'not-installed' | 'exit' | 'timeout' | 'output-limit';
+
+export class FfmpegError extends Error {
+  readonly failure: FfmpegFailure;
+  /** What went wrong in words a user can act on: ffmpeg's own last lines, cleaned. */
+  readonly detail: string;
+
+  constructor(failure: FfmpegFailure, detail: string) {
+    super(`ffmpeg ${failure}: ${detail}`);
+    this.name = 'FfmpegError';
+    this.failure = failure;
+    this.detail = detail;
+  }
+}
+
+export interface FfmpegRun {
+  /** Arguments after the common `-hide_banner -loglevel error`. */
+  args: readonly string[];
+  /** Written to ffmpeg's stdin (read it with `-i pipe:0`); stdin is closed when absent. */
+  stdin?: Uint8Array;
+  signal?: AbortSignal;
+  timeoutMs: number;
+  /** Stop ffmpeg once it has written more than this; protects memory against huge outputs. */
+  maxOutputBytes?: number;
+  /** Strings (such as a file path) that must not appear in error details. */
+  redact?: readonly string[];
+}
+
+/** Resolves with everything ffmpeg wrote to stdout, in a fresh, exactly sized buffer. */
+export function runFfmpeg(run: FfmpegRun): Promise<Uint8Array> {
+  if (run.signal?.aborted) return Promise.reject(run.signal.reason);
+  return new Promise((resolve, reject) => new FfmpegProcess(run, resolve, reject).start());
+}
+
+let availability: Promise<boolean> | undefined;
+
+export function ffmpegAvailable(): Promise<boolean> {
+  availability ??= new Promise((resolve) => {
+    const child = spawn(FFMPEG, ['-version'], { stdio: 'ignore', windowsHide: true });
+    child.once('error', () => resolve(false));
+    child.once('close', (code) => resolve(code === 0));
+  });
+  return availability;
+}
+
+type StopReason = { kind: 'aborted'; reason: unknown } | { kind: 'timeout' | 'output-limit' };
+
+class FfmpegProcess {
+  private readonly chunks: Buffer[] = [];
+  private outputBytes = 0;
+  private stderr = '';
+  private stopReason: StopReason | undefined;
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private child: ReturnType<typeof spawn> | undefined;
+
+  constructor(
+    private readonly run: FfmpegRun,
+    private readonly resolve: (output: Uint8Array) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    const args = ['-hide_banner', '-nostats', '-loglevel', 'error', ...this.run.args];
+    const child = spawn(FFMPEG, args, {
+      stdio: [this.run.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    this.child = child;
+    child.once('error', (error: NodeJS.ErrnoException) => this.onSpawnError(error));
+    child.once('close', (code, signal) => this.onClose(code, signal));
+    child.stdout?.on('data', (chunk: Buffer) => this.onOutput(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => this.onStderr(chunk));
+    this.feedStdin();
+    this.timer = setTimeout(() => this.stop({ kind: 'timeout' }), this.run.timeoutMs);
+    this.run.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private feedStdin(): void {
+    const stdin = this.child?.stdin;
+    if (!stdin || !this.run.stdin) return;
+    // ffmpeg may exit before reading all input (bad data, early error): EPIPE is expected, the exit code tells.
+    stdin.on('error', () => {});
+    const input = this.run.stdin;
+    stdin.end(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
+  }
+
+  private readonly onAbort = (): void => {
+    this.stop({ kind: 'aborted', reason: this.run.signal?.reason });
+  };
+
+  private onOutput(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.outputBytes += chunk.length;
+    const limit = this.run.maxOutputBytes;
+    if (limit !== undefined && this.outputBytes > limit) this.stop({ kind: 'output-limit' });
+  }
+
+  private onStderr(chunk: Buffer): void {
+    this.stderr = (this.stderr + chunk.toString('utf8')).slice(-STDERR_KEEP_CHARS);
+  }
+
+  private stop(reason: StopReason): void {
+    if (this.stopReason || this.settled) return;
+    this.stopReason = reason;
+    this.child?.kill('SIGKILL');
+  }
+
+  private onSpawnError(error: NodeJS.ErrnoException): void {
+    const detail =
+      error.code === 'ENOENT'
+        ? 'ffmpeg is not installed or not on PATH'
+        : `could not start ffmpeg (${error.code})`;
+    this.settle(new FfmpegError(error.code === 'ENOENT' ? 'not-installed' : 'exit', detail));
+  }
+
+  private onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    this.settle(this.failureOnClose(code, signal));
+  }
+
+  /** Why the run failed, or undefined when ffmpeg finished on its own and succeeded. */
+  private failureOnClose(code: number | null, signal: NodeJS.Signals | null): unknown {
+    const reason = this.stopReason;
+    if (reason?.kind === 'aborted') return abortError(reason.reason);
+    if (reason?.kind === 'timeout') {
+      return new FfmpegError('timeout', `took longer than ${Math.round(this.run.timeoutMs / 1000)}s`);
+    }
+    if (reason?.kind === 'output-limit') return new FfmpegError('output-limit', 'output is too large');
+    if (code !== 0) return new FfmpegError('exit', this.describeFailure(code, signal));
+    return undefined;
+  }
+
+  private describeFailure(code: number | null, signal: NodeJS.Signals | null): string {
+    const lines = cleanStderr(this.stderr, this.run.redact ?? []);
+    if (lines.length > 0) return lines.slice(-DETAIL_LINES).join('; ');
+    return signal ? `ffmpeg was killed by ${signal}` : `ffmpeg exited with code ${code}`;
+  }
+
+  private settle(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.run.signal?.removeEventListener('abort', this.onAbort);
+    if (error !== undefined) {
+      this.chunks.length = 0;
+      this.reject(error);
+      return;
+    }
+    this.resolve(concatExact(this.chunks, this.outputBytes));
+  }
+}
+
+/** One copy into a fresh ArrayBuffer: exact size (nothing over-allocated is kept) and 8-byte aligned. */
+function concatExact(chunks: Buffer[], total: number): Uint8Array {
+  const output = new Uint8Array(total);
+  let offset = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i] as Buffer;
+    output.set(chunk, offset);
+    offset += chunk.length;
+    chunks[i] = EMPTY;
+  }
+  chunks.length = 0;
+  return output;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function abortError(reason: unknown): unknown {
+  return reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** ffmpeg's lines without its `[codec @ 0x…]` prefixes, input names or redacted strings. */
+export function cleanStderr(stderr: string, redact: readonly string[]): string[] {
+  return stderr
+    .split(/\r?\n/)
+    .map((line) => {
+      let text = line.replace(/\[[^\]]*@ 0x[0-9a-f]+\]\s*/gi, '');
+      for (const secret of redact) if (secret) text = text.split(secret).join('input');
+      return text.replace(/^pipe:[01]:\s*/, '').trim();
+    })
+    .filter((line) => line.length > 0);
+}
