@@ -7,7 +7,7 @@ import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { audioDecodeError, engineFailedError, isVoiceStackError } from '../core/errors.js';
-import { FfmpegError, runFfmpeg } from './ffmpeg.js';
+import { FfmpegError, ffmpegAvailable, runFfmpeg } from './ffmpeg.js';
 import type { PcmAudio } from './pcm-audio.js';
 import { resample } from './resample.js';
 import { isWav, parseWavMono, s16leToFloat } from './wav.js';
@@ -36,7 +36,10 @@ type FfmpegSource = { data: Uint8Array } | { path: string };
 export const DEFAULT_DECODE_RATE = 16000;
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_MAX_SECONDS = 4 * 3600;
-/** Larger WAV files on disk are streamed by ffmpeg rather than read whole into memory. */
+/**
+ * Larger WAVs go to ffmpeg when it is there: parsing in process would add a float copy at
+ * the source rate (3× the decoded size for 48 kHz) and is slower than ffmpeg's C resampler.
+ */
 const IN_PROCESS_WAV_MAX_BYTES = 64 * 1024 * 1024;
 const HEAD_BYTES = 16;
 
@@ -74,7 +77,9 @@ function contextFrom(options: DecodeOptions): DecodeContext {
 async function decodeData(data: Uint8Array, context: DecodeContext): Promise<PcmAudio> {
   if (data.length === 0) throw audioDecodeError('the file is empty');
   rejectPlaylist(data);
-  if (!isWav(data)) return decodeWithFfmpeg({ data }, context);
+  if (!isWav(data) || (data.length > IN_PROCESS_WAV_MAX_BYTES && (await ffmpegAvailable()))) {
+    return decodeWithFfmpeg({ data }, context);
+  }
   try {
     return decodeWavInProcess(data, context.rate);
   } catch (wavError) {
@@ -94,7 +99,9 @@ async function decodePath(path: string, context: DecodeContext): Promise<PcmAudi
   const { head, size } = await readHead(path);
   if (size === 0) throw audioDecodeError('the file is empty');
   rejectPlaylist(head);
-  if (isWav(head) && size <= IN_PROCESS_WAV_MAX_BYTES) return decodeData(await readWhole(path), context);
+  if (isWav(head) && (size <= IN_PROCESS_WAV_MAX_BYTES || !(await ffmpegAvailable()))) {
+    return decodeData(await readWhole(path), context);
+  }
   return decodeWithFfmpeg({ path }, context);
 }
 
