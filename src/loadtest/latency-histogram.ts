@@ -42,15 +42,18 @@ export class LatencyHistogram {
   snapshot(): LatencySnapshot {
     const h = this.#histogram;
     const empty = h.totalCount === 0;
+    const maxMs = empty ? 0 : h.maxValue / 1000;
+    // A percentile is reported as its bucket's upper edge, which can pass the true maximum.
+    const at = (percentile: number) => Math.min(this.percentileMs(percentile), maxMs);
     return {
       count: h.totalCount,
       minMs: empty ? 0 : h.minNonZeroValue / 1000,
       meanMs: empty ? 0 : h.mean / 1000,
-      maxMs: empty ? 0 : h.maxValue / 1000,
-      p50Ms: this.percentileMs(50),
-      p90Ms: this.percentileMs(90),
-      p95Ms: this.percentileMs(95),
-      p99Ms: this.percentileMs(99),
+      maxMs,
+      p50Ms: at(50),
+      p90Ms: at(90),
+      p95Ms: at(95),
+      p99Ms: at(99),
       encoded: hdr.encodeIntoCompressedBase64(h),
     };
   }

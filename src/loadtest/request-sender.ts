@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
-import { connectionErrorLabel, httpErrorLabel, timeoutLabel } from './error-label.js';
 import type { RequestRecord } from './load-test-result.js';
+import { RecordingHandler } from './recording-handler.js';
 import type { ServiceTarget } from './service-target.js';
 
 export interface RequestSenderOptions {
@@ -8,12 +8,6 @@ export interface RequestSenderOptions {
   timeoutMs: number;
   /** Milliseconds since the run started. */
   now: () => number;
-}
-
-interface InFlight {
-  controller: AbortController;
-  deadlineMs: number;
-  outcome: 'timeout' | 'cancelled' | undefined;
 }
 
 /**
@@ -24,7 +18,8 @@ export class RequestSender {
   readonly #target: ServiceTarget;
   readonly #options: RequestSenderOptions;
   readonly #pool: Pool;
-  readonly #inFlight = new Set<InFlight>();
+  readonly #inFlight = new Set<RecordingHandler>();
+  readonly #origin: string;
   // One sweeper instead of a timer per request keeps the generator's own cost flat.
   readonly #sweeper: NodeJS.Timeout;
   #closing: Promise<void> | undefined;
@@ -32,6 +27,7 @@ export class RequestSender {
   constructor(target: ServiceTarget, options: RequestSenderOptions) {
     this.#target = target;
     this.#options = options;
+    this.#origin = new URL(target.baseUrl).origin;
     this.#pool = new Pool(target.baseUrl, {
       connections: options.connections,
       pipelining: 1,
@@ -48,60 +44,32 @@ export class RequestSender {
     return this.#inFlight.size;
   }
 
-  async send(id: number, intendedMs: number, stage: number | undefined): Promise<RequestRecord> {
+  send(id: number, intendedMs: number, stage: number | undefined): Promise<RequestRecord> {
     const prepared = this.#target.request(id);
-    const startMs = this.#options.now();
-    const entry: InFlight = {
-      controller: new AbortController(),
-      deadlineMs: startMs + this.#options.timeoutMs,
-      outcome: undefined,
-    };
-    this.#inFlight.add(entry);
-    const record = baseRecord(id, this.#target.name, stage, intendedMs, startMs);
+    const record = baseRecord(id, this.#target.name, stage, intendedMs, this.#options.now());
     record.audioSeconds = prepared.audioSeconds;
-    try {
-      const response = await this.#pool.request({
-        method: prepared.method,
-        path: prepared.path,
-        headers: prepared.headers,
-        body: prepared.body,
-        signal: entry.controller.signal,
+    return new Promise((resolve) => {
+      const handler = new RecordingHandler(this.#target, prepared, record, this.#options, (done) => {
+        this.#inFlight.delete(handler);
+        resolve(done);
       });
-      record.ttfbMs = this.#options.now() - startMs;
-      record.status = response.statusCode;
-      const body = Buffer.from(await response.body.arrayBuffer());
-      record.bytesReceived = body.length;
-      record.ok = response.statusCode >= 200 && response.statusCode < 300;
-      if (record.ok) {
-        if (this.#target.keepsBody || prepared.audioSeconds !== undefined) {
-          record.audioSeconds = this.#target.audioSecondsFromResponse(body, prepared);
-        }
-      } else {
-        record.error = httpErrorLabel(response.statusCode, body);
-      }
-    } catch (error) {
-      record.ok = false;
-      record.cancelled = entry.outcome === 'cancelled';
-      record.error =
-        entry.outcome === 'timeout'
-          ? timeoutLabel(this.#options.timeoutMs)
-          : entry.outcome === 'cancelled'
-            ? 'Cancelled (run interrupted)'
-            : connectionErrorLabel(error);
-    } finally {
-      this.#inFlight.delete(entry);
-    }
-    record.endMs = this.#options.now();
-    record.latencyMs = record.endMs - intendedMs;
-    return record;
+      this.#inFlight.add(handler);
+      this.#pool.dispatch(
+        {
+          origin: this.#origin,
+          method: prepared.method,
+          path: prepared.path,
+          headers: prepared.headers,
+          body: prepared.body,
+        },
+        handler,
+      );
+    });
   }
 
   /** Aborts everything in flight; those requests are recorded as cancelled, not failed. */
   cancelAll(): void {
-    for (const entry of this.#inFlight) {
-      entry.outcome = 'cancelled';
-      entry.controller.abort();
-    }
+    for (const handler of this.#inFlight) handler.abort('cancelled');
   }
 
   /** Waits for requests in flight, then closes the connections; safe to call twice. */
@@ -121,11 +89,8 @@ export class RequestSender {
 
   #abortOverdue(): void {
     const now = this.#options.now();
-    for (const entry of this.#inFlight) {
-      if (entry.outcome === undefined && now >= entry.deadlineMs) {
-        entry.outcome = 'timeout';
-        entry.controller.abort();
-      }
+    for (const handler of this.#inFlight) {
+      if (now >= handler.deadlineMs) handler.abort('timeout');
     }
   }
 }

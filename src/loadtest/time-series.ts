@@ -3,9 +3,11 @@ import type { RequestRecord } from './load-test-result.js';
 
 export type Point = readonly [number, number];
 
-/** About a hundred buckets per chart, never narrower than a second. */
+/** About fifty buckets per chart, in round steps, never narrower than 100 ms. */
 export function bucketMsFor(wallMs: number): number {
-  return Math.max(1000, Math.ceil(wallMs / 100 / 1000) * 1000);
+  const raw = wallMs / 50;
+  if (raw <= 100) return 100;
+  return raw <= 1000 ? Math.ceil(raw / 100) * 100 : Math.ceil(raw / 1000) * 1000;
 }
 
 /** p95 latency (s) of the requests that ended in each bucket, x at the bucket's end (s). */
@@ -41,7 +43,14 @@ export function throughputSeries(
     const index = Math.min(count - 1, Math.max(0, Math.floor((record.endMs - originMs) / bucketMs)));
     totals[index] = (totals[index] ?? 0) + 1;
   }
-  return totals.map((total, index): Point => [((index + 1) * bucketMs) / 1000, total / (bucketMs / 1000)]);
+  // A step per bucket: the rate held over the whole bucket, visible even with one bucket.
+  return totals.flatMap((total, index): Point[] => {
+    const rate = total / (bucketMs / 1000);
+    return [
+      [(index * bucketMs) / 1000, rate],
+      [((index + 1) * bucketMs) / 1000, rate],
+    ];
+  });
 }
 
 /** Requests in flight on the client side, as a step line through every start and end. */
