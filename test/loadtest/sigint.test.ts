@@ -32,10 +32,14 @@ test('Ctrl-C prints the partial summary and exits 130', async () => {
       },
     );
     let stdout = '';
+    let interrupted = false;
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      // Interrupt once the run is under way: a few requests have completed.
-      if ((stdout.match(/^\[tts #/gm) ?? []).length === 3) child.kill('SIGINT');
+      // One Ctrl-C once a few requests have completed (a second one would mean "quit now").
+      if (!interrupted && (stdout.match(/^\[tts #/gm) ?? []).length >= 3) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 130);
