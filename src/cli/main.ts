@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { loadSettingsOrExit } from './load-settings.js';
+import { registerModelsCommand } from './models-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { packageVersion } from './version.js';
 
@@ -9,4 +11,5 @@ program
   .description('Self-hosted speech: ASR and TTS services and their tools')
   .version(packageVersion());
 registerServeCommand(program);
+registerModelsCommand(program, () => loadSettingsOrExit().modelCacheDir);
 await program.parseAsync(process.argv);

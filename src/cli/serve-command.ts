@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { buildAsrService } from '../asr/asr-service.js';
 import { ResourceMonitor } from '../core/resource-guard.js';
 import { type HostedService, ServiceHost } from '../core/service-host.js';
 import type { Settings } from '../core/settings.js';
@@ -16,7 +17,8 @@ async function buildServices(settings: Settings, target: ServeTarget, logger: pi
     services.push({ app: tts.app, runtime: tts.runtime, port: settings.tts.port });
   }
   if (target === 'asr' || target === 'both') {
-    logger.warn({ service: 'asr' }, 'the ASR service is not available in this build');
+    const asr = await buildAsrService(settings, logger, monitor);
+    services.push({ app: asr.app, runtime: asr.runtime, port: settings.asr.port });
   }
   return services;
 }
@@ -24,7 +26,12 @@ async function buildServices(settings: Settings, target: ServeTarget, logger: pi
 export async function serve(target: ServeTarget): Promise<void> {
   const settings = loadSettingsOrExit();
   const logger = pino({ level: settings.logLevel, base: { pid: process.pid } });
-  const host = new ServiceHost(await buildServices(settings, target, logger), {
+  const services = await buildServices(settings, target, logger).catch((error: unknown) => {
+    logger.fatal({ err: error }, 'could not start');
+    process.stderr.write(`voice-stack: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  });
+  const host = new ServiceHost(services, {
     host: settings.host,
     shutdownGraceSeconds: settings.shutdownGraceSeconds,
     logger,

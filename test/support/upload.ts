@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 export function streamUpload(
   url: string,
   totalBytes: number,
-  options: { chunked: boolean; contentType: string },
+  options: { chunked: boolean; contentType: string; preamble?: string },
 ): Promise<{ status: number | undefined; body: string; bytesWritten: number }> {
   return new Promise((resolve) => {
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
@@ -46,6 +46,7 @@ export function streamUpload(
       }
       if (bytesWritten >= totalBytes) req.end();
     };
+    if (options.preamble) req.write(options.preamble);
     pump();
   });
 }

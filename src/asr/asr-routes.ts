@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { decodeAudio, decodeRawPcm16 } from '../audio/decode.js';
+import type { PcmAudio } from '../audio/pcm-audio.js';
+import { durationSeconds } from '../audio/pcm-audio.js';
+import { invalidParameterError } from '../core/errors.js';
+import type { ServiceApp } from '../core/service-app.js';
+import type { ServiceRuntime } from '../core/service-runtime.js';
+import type { AsrEngine, AsrTask, TranscribeOptions, Transcript } from './engines/asr-engine.js';
+import { languageName, normaliseLanguage } from './languages.js';
+import {
+  BAZARR_OUTPUTS,
+  type FormattedTranscript,
+  formatBazarr,
+  formatOpenAi,
+  OPENAI_RESPONSE_FORMATS,
+} from './transcript-formats.js';
+import { assertDeclaredSizeWithinLimit, requireUpload, type UploadedFile } from './upload.js';
+
+const Granularities = Type.Array(Type.Enum(['segment', 'word'] as const), { maxItems: 2 });
+
+const TranscriptionBody = Type.Object({
+  file: Type.Unknown({ description: 'The audio file (any common container)' }),
+  model: Type.Optional(
+    Type.String({ maxLength: 256, description: 'whisper-1 or a catalog name (the loaded model answers)' }),
+  ),
+  language: Type.Optional(Type.String({ maxLength: 32, description: 'ISO 639-1 code or English name' })),
+  prompt: Type.Optional(Type.String({ maxLength: 4096 })),
+  response_format: Type.Optional(Type.Enum(OPENAI_RESPONSE_FORMATS)),
+  temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  'timestamp_granularities[]': Type.Optional(Granularities),
+  timestamp_granularities: Type.Optional(Granularities),
+});
+
+const BazarrUploadBody = Type.Object({ audio_file: Type.Unknown({ description: 'The audio file' }) });
+const Encode = Type.Optional(
+  Type.Boolean({ default: true, description: 'false: the upload is raw 16 kHz mono s16le PCM' }),
+);
+const BazarrQuery = Type.Object({
+  task: Type.Optional(Type.Enum(['transcribe', 'translate'] as const)),
+  language: Type.Optional(Type.String({ maxLength: 32 })),
+  initial_prompt: Type.Optional(Type.String({ maxLength: 4096 })),
+  output: Type.Optional(Type.Enum(BAZARR_OUTPUTS)),
+  word_timestamps: Type.Optional(Type.Boolean()),
+  vad_filter: Type.Optional(Type.Boolean()),
+  encode: Encode,
+});
+const DetectQuery = Type.Object({ encode: Encode });
+
+function parseLanguage(value: string | undefined, param: string): string | undefined {
+  if (value === undefined || value === '' || value.toLowerCase() === 'auto') return undefined;
+  const code = normaliseLanguage(value);
+  if (code === undefined) throw invalidParameterError(param, `unknown language '${value}'`);
+  return code;
+}
+
+async function readAudio(upload: UploadedFile, encoded: boolean, signal: AbortSignal): Promise<PcmAudio> {
+  if (encoded) return decodeAudio({ path: upload.path }, { signal });
+  return decodeRawPcm16(await readFile(upload.path));
+}
+
+function send(reply: FastifyReply, formatted: FormattedTranscript): FastifyReply {
+  return reply.type(formatted.contentType).send(formatted.body);
+}
+
+/** The OpenAI and Bazarr ASR routes. They know the engine interface, never an engine. */
+export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>): void {
+  const { maxUploadSizeMb } = runtime.settings;
+  const admitBeforeUpload = async (request: FastifyRequest) => {
+    assertDeclaredSizeWithinLimit(request, maxUploadSizeMb);
+    runtime.gate.admit();
+  };
+
+  const transcribe = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    upload: UploadedFile,
+    options: TranscribeOptions & { encoded: boolean },
+  ): Promise<Transcript> =>
+    runtime.gate.run(request, reply, async (engine, signal) => {
+      const audio = await readAudio(upload, options.encoded, signal);
+      if (audio.samples.length === 0) throw invalidParameterError('file', 'contains no audio samples');
+      const transcript = await engine.transcribe(audio, options, signal);
+      runtime.metrics.audioSeconds.inc(durationSeconds(audio));
+      return transcript;
+    });
+
+  for (const task of ['transcribe', 'translate'] as const) {
+    const url = task === 'transcribe' ? '/v1/audio/transcriptions' : '/v1/audio/translations';
+    app.post(
+      url,
+      { schema: { body: TranscriptionBody }, onRequest: admitBeforeUpload },
+      async (request, reply) => {
+        const body = request.body;
+        const upload = requireUpload(body.file, 'file');
+        const granularities = body['timestamp_granularities[]'] ?? body.timestamp_granularities ?? [];
+        const format = body.response_format ?? 'json';
+        const wordTimestamps = granularities.includes('word');
+        if (wordTimestamps && format !== 'verbose_json') {
+          throw invalidParameterError(
+            'timestamp_granularities[]',
+            'word timestamps need response_format=verbose_json',
+          );
+        }
+        const temperature = body.temperature ?? 0;
+        const transcript = await transcribe(request, reply, upload, {
+          task,
+          language: task === 'translate' ? undefined : parseLanguage(body.language, 'language'),
+          prompt: body.prompt,
+          temperature,
+          wordTimestamps,
+          vad: false,
+          encoded: true,
+        });
+        return send(reply, formatOpenAi(transcript, format, { task, words: wordTimestamps, temperature }));
+      },
+    );
+  }
+
+  app.post(
+    '/asr',
+    { schema: { body: BazarrUploadBody, querystring: BazarrQuery }, onRequest: admitBeforeUpload },
+    async (request, reply) => {
+      const upload = requireUpload(request.body.audio_file, 'audio_file');
+      const query = request.query;
+      const task: AsrTask = query.task ?? 'transcribe';
+      const transcript = await transcribe(request, reply, upload, {
+        task,
+        language: parseLanguage(query.language, 'language'),
+        prompt: query.initial_prompt,
+        wordTimestamps: query.word_timestamps ?? false,
+        vad: query.vad_filter ?? false,
+        encoded: query.encode ?? true,
+      });
+      reply.header('asr-engine', runtime.slot.engine.describe().engine);
+      return send(reply, formatBazarr(transcript, query.output ?? 'txt', task));
+    },
+  );
+
+  app.post(
+    '/detect-language',
+    { schema: { body: BazarrUploadBody, querystring: DetectQuery }, onRequest: admitBeforeUpload },
+    async (request, reply) => {
+      const upload = requireUpload(request.body.audio_file, 'audio_file');
+      const detected = await runtime.gate.run(request, reply, async (engine, signal) => {
+        const audio = await readAudio(upload, request.query.encode ?? true, signal);
+        return engine.detectLanguage(audio, signal);
+      });
+      return {
+        detected_language: languageName(detected.code),
+        language_code: detected.code,
+        ...(detected.probability === undefined ? {} : { confidence: detected.probability }),
+      };
+    },
+  );
+}

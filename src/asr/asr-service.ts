@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import { Type } from 'typebox';
+import type { Clock } from '../core/clock.js';
+import { notFoundError } from '../core/errors.js';
+import { ModelCache } from '../core/model-cache.js';
+import type { ResourceMonitor } from '../core/resource-guard.js';
+import { createServiceApp, type ServiceApp } from '../core/service-app.js';
+import { ServiceRuntime } from '../core/service-runtime.js';
+import type { Settings } from '../core/settings.js';
+import { registerAsrRoutes } from './asr-routes.js';
+import type { AsrEngine } from './engines/asr-engine.js';
+import { createAsrEngine } from './engines/create-asr-engine.js';
+import { WHISPER_MODELS } from './model-catalog.js';
+import { registerUploads } from './upload.js';
+
+/** OpenAI's model id; it answers with whatever model ASR_MODEL loaded. */
+const OPENAI_ASR_MODEL = 'whisper-1';
+
+function registerModelRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>, cache: ModelCache) {
+  const describeAll = async () => {
+    const status = runtime.slot.status();
+    const current = status.description.modelName;
+    const models = await Promise.all(
+      WHISPER_MODELS.map(async (entry) => ({
+        id: entry.name,
+        object: 'model',
+        created: 0,
+        owned_by: 'voice-stack',
+        size_bytes: entry.sizeBytes,
+        cached: await cache.isCached(entry),
+        loaded: status.loaded && entry.name === current,
+      })),
+    );
+    const alias = {
+      id: OPENAI_ASR_MODEL,
+      object: 'model',
+      created: 0,
+      owned_by: 'voice-stack',
+      cached: true,
+      loaded: status.loaded,
+      alias_of: current,
+    };
+    const configured = models.some((m) => m.id === current)
+      ? []
+      : [
+          {
+            id: current,
+            object: 'model',
+            created: 0,
+            owned_by: 'voice-stack',
+            cached: true,
+            loaded: status.loaded,
+          },
+        ];
+    return [alias, ...configured, ...models];
+  };
+  app.get('/v1/models', async () => ({ object: 'list', data: await describeAll() }));
+  app.get('/v1/models/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (request) => {
+    const model = (await describeAll()).find((m) => m.id === request.params.id);
+    if (model === undefined) throw notFoundError(`model '${request.params.id}'`);
+    return model;
+  });
+}
+
+/** The ASR service: whisper.cpp behind the guard rails, OpenAI and Bazarr routes. */
+export async function buildAsrService(
+  settings: Settings,
+  logger: Logger,
+  monitor: ResourceMonitor,
+  options: { engine?: AsrEngine; clock?: Clock } = {},
+): Promise<{ app: ServiceApp; runtime: ServiceRuntime<AsrEngine> }> {
+  const serviceLogger = logger.child({ service: 'asr' });
+  const cache = new ModelCache(settings.modelCacheDir);
+  const engine = options.engine ?? createAsrEngine(settings.asr, cache, serviceLogger);
+  const runtime = new ServiceRuntime<AsrEngine>(
+    'asr',
+    settings,
+    settings.asr,
+    engine,
+    serviceLogger,
+    monitor,
+    options.clock,
+  );
+  const app = await createServiceApp(runtime);
+  await registerUploads(app, settings.maxUploadSizeMb);
+  registerAsrRoutes(app, runtime);
+  registerModelRoutes(app, runtime, cache);
+  return { app, runtime };
+}
