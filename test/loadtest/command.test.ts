@@ -158,6 +158,38 @@ describe('load-test command against stub services', () => {
     }
   });
 
+  test('--scenario stress ramps the open model and names the breaking point', async () => {
+    const run = await runLoadTestCli([
+      '--service',
+      'tts',
+      '--scenario',
+      'stress',
+      '--ramp',
+      '20:0.3s,200:0.3s',
+      ...hosts(),
+    ]);
+    assert.match(run.stdout, /Ramp Stages:/);
+    assert.match(run.stdout, /\[tts\] breaking point: .*: OK/);
+    assert.match(run.stdout, /overload answered with 503s, not timeouts or dropped connections: OK/);
+  });
+
+  test('--scenario soak holds steady load for --duration and checks for drift', async () => {
+    const run = await runLoadTestCli([
+      '--service',
+      'tts',
+      '--scenario',
+      'soak',
+      '--duration',
+      '1s',
+      '--sample-interval',
+      '100ms',
+      ...hosts(),
+    ]);
+    assert.match(run.stdout, /\[tts\] errors 0 = 0 over 1s: OK/);
+    assert.match(run.stdout, /\[tts\] memory grew 0\.0 points \(< 10\): OK/);
+    assert.equal(run.code, 0, run.stdout);
+  });
+
   test('an interrupted run prints the partial summary and exits 130', async () => {
     const slow = await startStubServer({ slots: 1, serviceMs: 200 });
     try {

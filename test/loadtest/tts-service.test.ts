@@ -124,6 +124,14 @@ describe('load-test against the real TTS service (espeak-ng)', { skip }, () => {
       assert.equal(run.code, 2);
     }));
 
+  test('idle scenario: the model unloads after IDLE_TIMEOUT_MINUTES and reloads on the next request', () =>
+    withService({ IDLE_TIMEOUT_MINUTES: '0.05' }, async ({ url }) => {
+      const run = await runLoadTestCli(['--service', 'tts', '--tts-host', url, '--scenario', 'idle']);
+      assert.match(run.stdout, /model unloaded after \d+\.\ds \(TTS_IDLE_TIMEOUT_MINUTES 0\.05\): OK/);
+      assert.match(run.stdout, /next request succeeded and reloaded the model \(true\): OK/);
+      assert.equal(run.code, 0, run.stdout);
+    }));
+
   test('--threshold passes with exit 0 when the service meets it', () =>
     withService({}, async ({ url }) => {
       const run = await runLoadTestCli([
