@@ -63,6 +63,11 @@ export function registerLoadTestCommand(
         SCENARIOS.map((s) => s.name),
       ),
     )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 the run could not be made, 2 a --threshold or scenario check failed, 130 interrupted.\n' +
+        'Without --audio, ASR gets real speech synthesised once with espeak-ng, cached under MODEL_CACHE_DIR (or the temp dir).',
+    )
     .action(async (flags: RawLoadTestFlags) => {
       const code = await runCommand(flags, io);
       // exitCode, not exit(): the lead's CLI may still have output to flush.
