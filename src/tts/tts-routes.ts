@@ -1,11 +1,12 @@
 import { Type } from 'typebox';
-import { AUDIO_FORMATS, type AudioFormat, contentTypeFor, encodeAudio } from '../audio/encode.js';
-import { durationSeconds } from '../audio/pcm-audio.js';
+import { AUDIO_FORMATS, type AudioFormat, contentTypeFor } from '../audio/encode.js';
 import { invalidParameterError, notFoundError } from '../core/errors.js';
 import type { ServiceApp } from '../core/service-app.js';
 import type { ServiceRuntime } from '../core/service-runtime.js';
 import type { TtsSettings } from '../core/settings.js';
 import type { TtsEngine } from './engines/tts-engine.js';
+import { type SpeechJob, type StreamFormat, streamSpeech, synthesizeWhole } from './speech-stream.js';
+import { chunkText } from './text-chunker.js';
 
 /** OpenAI's voice names; each maps to the engine's default voice so OpenAI clients work unchanged. */
 export const OPENAI_VOICES = [
@@ -35,7 +36,19 @@ const SpeechBody = Type.Object({
   response_format: Type.Optional(Type.Enum(AUDIO_FORMATS)),
   speed: Type.Optional(Type.Number({ minimum: MIN_SPEED, maximum: MAX_SPEED })),
   instructions: Type.Optional(Type.String()),
+  stream_format: Type.Optional(
+    Type.Enum(['audio', 'sse'], {
+      description: 'audio: chunked audio sent sentence by sentence; sse: base64 audio in server-sent events',
+    }),
+  ),
 });
+
+/** Formats that a player can start on before the end arrives: streamed unless asked otherwise. */
+const STREAMED_BY_DEFAULT: ReadonlySet<AudioFormat> = new Set(['pcm', 'mp3', 'opus']);
+
+function streamMode(format: AudioFormat, requested: StreamFormat | undefined): StreamFormat | undefined {
+  return requested ?? (STREAMED_BY_DEFAULT.has(format) ? 'audio' : undefined);
+}
 
 async function resolveVoice(engine: TtsEngine, requested: string | undefined): Promise<string> {
   if (requested === undefined || requested === '' || OPENAI_VOICES.includes(requested.toLowerCase())) {
@@ -84,18 +97,19 @@ export function registerTtsRoutes(
         );
       }
       const voice = await resolveVoice(engine, body.voice);
-      const format: AudioFormat = body.response_format ?? 'mp3';
-      const speed = body.speed ?? 1;
-      const encoded = await runtime.gate.run(request, reply, async (loaded, signal) => {
-        const result = await loaded.synthesize({ text, voice, speed }, signal);
-        runtime.metrics.audioSeconds.inc(durationSeconds(result.audio) / result.residualSpeed);
-        return {
-          body: await encodeAudio(result.audio, format, { tempo: result.residualSpeed, signal }),
-          sampleRate: result.audio.sampleRate,
-        };
-      });
+      // A voice that still has to be downloaded is refused before it takes a slot.
+      await engine.assertVoiceReady(voice);
+      const job: SpeechJob = {
+        chunks: chunkText(text),
+        voice,
+        speed: body.speed ?? 1,
+        format: body.response_format ?? 'mp3',
+      };
+      const mode = streamMode(job.format, body.stream_format);
+      if (mode) return streamSpeech(runtime, request, reply, job, mode);
+      const encoded = await synthesizeWhole(runtime, request, reply, job);
       return reply
-        .type(contentTypeFor(format))
+        .type(contentTypeFor(job.format))
         .header('x-sample-rate', String(encoded.sampleRate))
         .send(encoded.body);
     },

@@ -15,7 +15,7 @@ export async function buildTtsService(
   monitor: ResourceMonitor,
   options: { engine?: TtsEngine; clock?: Clock } = {},
 ): Promise<{ app: ServiceApp; runtime: ServiceRuntime<TtsEngine> }> {
-  const engine = options.engine ?? createTtsEngine(settings.tts);
+  const engine = options.engine ?? createTtsEngine(settings.tts, settings.modelCacheDir);
   const runtime = new ServiceRuntime<TtsEngine>(
     'tts',
     settings,

@@ -1,14 +1,19 @@
+import { DEFAULT_MODEL_CACHE_DIR } from '../../core/model-cache.js';
 import type { TtsSettings } from '../../core/settings.js';
 import { EspeakNgEngine } from './espeak-ng.js';
+import { KokoroEngine } from './kokoro.js';
+import { onnxEngineOptions } from './onnx-engine-options.js';
+import { PiperEngine } from './piper.js';
 import type { TtsEngine } from './tts-engine.js';
 
-/** The engine TTS_ENGINE names. */
-export function createTtsEngine(settings: TtsSettings): TtsEngine {
+/** The engine TTS_ENGINE names; the neural ones find their voices in `modelCacheDir`. */
+export function createTtsEngine(settings: TtsSettings, modelCacheDir = DEFAULT_MODEL_CACHE_DIR): TtsEngine {
   switch (settings.engine) {
     case 'espeak-ng':
       return new EspeakNgEngine({ defaultVoice: settings.voice });
     case 'piper':
+      return new PiperEngine(onnxEngineOptions(settings, modelCacheDir));
     case 'kokoro':
-      throw new Error(`TTS_ENGINE=${settings.engine} is not available in this version; use espeak-ng`);
+      return new KokoroEngine(onnxEngineOptions(settings, modelCacheDir));
   }
 }

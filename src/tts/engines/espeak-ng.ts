@@ -91,6 +91,9 @@ export class EspeakNgEngine implements TtsEngine {
     return variant === undefined || variants.has(variant);
   }
 
+  /** espeak-ng's voices ship with it: nothing to download. */
+  async assertVoiceReady(): Promise<void> {}
+
   async synthesize(request: SynthesisRequest, signal: AbortSignal): Promise<SynthesisResult> {
     if (!this.loaded) throw engineFailedError('espeak-ng', 'synthesize called before load');
     const { wpm, residualSpeed } = rateForSpeed(request.speed);

@@ -36,6 +36,15 @@ export interface TtsEngine extends LoadableEngine {
   defaultVoice(): string;
   /** Whether `voice` (an id, or an id with an engine-specific variant) can be used. */
   hasVoice(voice: string): Promise<boolean>;
-  /** Runs off the event loop; stops early and rejects when `signal` aborts. */
+  /**
+   * Resolves when `voice` (already known to `hasVoice`) can be used now; rejects with
+   * a 503 naming the files to pull when it still has to be downloaded. Cheap: it
+   * looks at files, it loads nothing.
+   */
+  assertVoiceReady(voice: string): Promise<void>;
+  /**
+   * Synthesises one chunk of text (a sentence or less; the routes split longer
+   * input). Runs off the event loop; stops early and rejects when `signal` aborts.
+   */
   synthesize(request: SynthesisRequest, signal: AbortSignal): Promise<SynthesisResult>;
 }

@@ -1,0 +1,214 @@
+/**
+ * Kokoro-82M v1.0 (StyleTTS2 + iSTFTNet, one ONNX model, a style table per voice)
+ * on onnxruntime-node, phonemised by espeak-ng. Speed is the model's own `speed`
+ * input within 0.5–2 (the range it was trained for); the rest is a pitch-keeping
+ * time stretch at encoding.
+ */
+import { access, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { EngineDescription } from '../../core/engine.js';
+import {
+  clientClosedError,
+  engineFailedError,
+  isVoiceStackError,
+  modelUnavailableError,
+} from '../../core/errors.js';
+import type { CacheableModel } from '../../core/model-cache.js';
+import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
+import { phonemize } from '../espeak-phonemizer.js';
+import {
+  DEFAULT_KOKORO_MODEL,
+  DEFAULT_KOKORO_VOICE,
+  findKokoroVoice,
+  KOKORO_MODELS,
+  KOKORO_VOICE_BYTES,
+  KOKORO_VOICES,
+  type KokoroVoiceEntry,
+} from '../voice-catalog.js';
+import { KOKORO_MAX_TOKENS, kokoroTokens } from './kokoro-vocab.js';
+import {
+  executionProviders,
+  type OnnxEngineOptions,
+  voiceNotCachedError,
+  workerSetup,
+} from './onnx-engine-options.js';
+import { float32, int64, type WireTensor } from './onnx-protocol.js';
+import { OnnxWorkerPool } from './onnx-worker-pool.js';
+import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
+
+const SAMPLE_RATE = 24_000;
+const STYLE_DIM = 256;
+const MIN_MODEL_SPEED = 0.5;
+const MAX_MODEL_SPEED = 2;
+const SPACE_TOKEN = 16;
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Splits token runs longer than the model takes, preferably at a space. */
+export function splitTokens(tokens: readonly number[], max = KOKORO_MAX_TOKENS): number[][] {
+  const parts: number[][] = [];
+  let rest = [...tokens];
+  while (rest.length > max) {
+    const space = rest.lastIndexOf(SPACE_TOKEN, max);
+    const cut = space > max / 2 ? space + 1 : max;
+    parts.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  if (rest.length > 0) parts.push(rest);
+  return parts;
+}
+
+export class KokoroEngine implements TtsEngine {
+  private pool: OnnxWorkerPool | undefined;
+  private readonly styles = new Map<string, Float32Array>();
+  private readonly modelPath: string;
+  private readonly modelEntry: CacheableModel | undefined;
+
+  constructor(private readonly options: OnnxEngineOptions) {
+    const model = options.model ?? DEFAULT_KOKORO_MODEL;
+    this.modelEntry = KOKORO_MODELS.find((m) => m.name === model);
+    this.modelPath = this.modelEntry ? join(options.cacheDir, 'kokoro', this.modelEntry.fileName) : model;
+  }
+
+  describe(): EngineDescription {
+    return {
+      engine: 'kokoro',
+      modelName: this.modelEntry?.name ?? this.modelPath,
+      device: executionProviders(this.options.device)[0] ?? 'cpu',
+    };
+  }
+
+  defaultVoice(): string {
+    return this.options.voice ?? DEFAULT_KOKORO_VOICE;
+  }
+
+  async hasVoice(voice: string): Promise<boolean> {
+    return findKokoroVoice(voice) !== undefined;
+  }
+
+  /** The voice's style file beside the model (a local TTS_MODEL) or in the cache. */
+  private async stylePath(entry: KokoroVoiceEntry): Promise<string | undefined> {
+    const candidates = [
+      join(dirname(this.modelPath), entry.file.fileName),
+      join(this.options.cacheDir, 'kokoro', entry.file.fileName),
+    ];
+    for (const path of candidates) if (await exists(path)) return path;
+    return undefined;
+  }
+
+  private async missing(entry: KokoroVoiceEntry): Promise<CacheableModel[]> {
+    const missing: CacheableModel[] = [];
+    if (!(await exists(this.modelPath))) {
+      if (!this.modelEntry) throw modelUnavailableError(this.modelPath, 'TTS_MODEL names no file');
+      missing.push(this.modelEntry);
+    }
+    if (!(await this.stylePath(entry))) missing.push(entry.file);
+    return missing;
+  }
+
+  async assertVoiceReady(voice: string): Promise<void> {
+    const entry = findKokoroVoice(voice);
+    if (!entry) throw modelUnavailableError(voice, 'not a Kokoro voice');
+    const missing = await this.missing(entry);
+    if (missing.length > 0) throw voiceNotCachedError(voice, missing);
+  }
+
+  async listVoices(): Promise<readonly VoiceInfo[]> {
+    return Promise.all(
+      KOKORO_VOICES.map(async (entry) => ({
+        id: entry.id,
+        name: entry.name,
+        language: entry.language,
+        gender: entry.gender,
+        cached: (await this.missing(entry).catch(() => [undefined])).length === 0,
+      })),
+    );
+  }
+
+  async load(): Promise<void> {
+    await this.assertVoiceReady(this.defaultVoice());
+    this.pool = await OnnxWorkerPool.open(workerSetup(this.modelPath, this.options), this.options.workers);
+  }
+
+  async unload(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    this.styles.clear();
+    await pool?.close();
+  }
+
+  private async style(entry: KokoroVoiceEntry): Promise<Float32Array> {
+    const cached = this.styles.get(entry.id);
+    if (cached) return cached;
+    const path = await this.stylePath(entry);
+    if (!path) throw voiceNotCachedError(entry.id, [entry.file]);
+    const bytes = await readFile(path);
+    if (bytes.length !== KOKORO_VOICE_BYTES) {
+      throw modelUnavailableError(entry.id, `${path} has ${bytes.length} bytes, not ${KOKORO_VOICE_BYTES}`);
+    }
+    const table = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    this.styles.set(entry.id, table);
+    return table;
+  }
+
+  async synthesize(request: SynthesisRequest, signal: AbortSignal): Promise<SynthesisResult> {
+    const entry = findKokoroVoice(request.voice);
+    const pool = this.pool;
+    if (!entry || !pool)
+      throw engineFailedError('kokoro', 'synthesize called before load or with an unknown voice');
+    const modelSpeed = Math.min(MAX_MODEL_SPEED, Math.max(MIN_MODEL_SPEED, request.speed));
+    try {
+      const text = isEnglish(entry.language) ? normalizeEnglish(request.text) : request.text;
+      const tokens = kokoroTokens(await phonemize(text, entry.espeakVoice, signal));
+      const table = await this.style(entry);
+      const parts: Float32Array[] = [];
+      for (const part of splitTokens(tokens))
+        parts.push(await this.infer(pool, part, table, modelSpeed, signal));
+      return {
+        audio: { sampleRate: SAMPLE_RATE, samples: concat(parts) },
+        residualSpeed: request.speed / modelSpeed,
+      };
+    } catch (error) {
+      if (signal.aborted) throw clientClosedError();
+      if (isVoiceStackError(error)) throw error;
+      throw engineFailedError('kokoro', error instanceof Error ? error.message : String(error), error);
+    }
+  }
+
+  private async infer(
+    pool: OnnxWorkerPool,
+    tokens: readonly number[],
+    table: Float32Array,
+    speed: number,
+    signal: AbortSignal,
+  ): Promise<Float32Array> {
+    const row = Math.min(tokens.length, KOKORO_MAX_TOKENS - 1);
+    const style = float32(table.subarray(row * STYLE_DIM, (row + 1) * STYLE_DIM), [1, STYLE_DIM]);
+    const ids = [0, ...tokens, 0];
+    const idsName = pool.inputNames.includes('input_ids') ? 'input_ids' : 'tokens';
+    const feeds: Record<string, WireTensor> = {
+      [idsName]: int64(ids, [1, ids.length]),
+      style,
+      speed: float32([speed], [1]),
+    };
+    const outputs = await pool.run(feeds, signal);
+    const output = Object.values(outputs)[0];
+    if (!output) throw new Error('the model returned no audio');
+    return output.data;
+  }
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
