@@ -40,7 +40,11 @@ export function registerInstallServiceCommands(program: Command): void {
       .description('write a systemd unit for a service, then enable and start it')
       .argument('<service>', 'asr or tts')
       .option('--user', 'a user unit (systemctl --user) instead of a system one')
-      .option('--env-file <path>', 'the .env the service reads', '.env')
+      .option(
+        '--env-file <path>',
+        'the .env the service reads (create it first: Node 20 checks the flag too)',
+        '.env',
+      )
       .option('--dry-run', 'print the unit and change nothing')
       .option('--run-as <user>', 'account a system unit runs as (default: $SUDO_USER or you)'),
   ).action((service: string, flags: InstallFlags) => install(program, parseService(program, service), flags));
