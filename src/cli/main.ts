@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerLoadTestCommand } from '../loadtest/command.js';
 import { loadSettingsOrExit } from './load-settings.js';
 import { registerModelsCommand } from './models-command.js';
 import { registerServeCommand } from './serve-command.js';
@@ -12,4 +13,5 @@ program
   .version(packageVersion());
 registerServeCommand(program);
 registerModelsCommand(program, () => loadSettingsOrExit().modelCacheDir);
+registerLoadTestCommand(program);
 await program.parseAsync(process.argv);

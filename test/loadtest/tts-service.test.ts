@@ -12,7 +12,8 @@ import {
   voiceStackMain,
 } from './tts-service-process.js';
 
-const skip = serviceAvailable() ? false : `no built CLI at ${voiceStackMain()} (run npm run build)`;
+// A missing build is a failure, not a skip: this suite must keep gating.
+assert.ok(serviceAvailable(), `no built CLI at ${voiceStackMain()} (run npm run build)`);
 
 async function withService<T>(
   settings: Record<string, string>,
@@ -33,7 +34,7 @@ interface Report {
   }>;
 }
 
-describe('load-test against the real TTS service (espeak-ng)', { skip }, () => {
+describe('load-test against the real TTS service (espeak-ng)', () => {
   test('smoke scenario: every request succeeds', () =>
     withService({}, async ({ url }) => {
       const run = await runLoadTestCli(['--service', 'tts', '--tts-host', url, '--scenario', 'smoke']);
@@ -69,7 +70,8 @@ describe('load-test against the real TTS service (espeak-ng)', { skip }, () => {
       assert.deepEqual(await validateReport(report), []);
       assert.equal(report.services[0]?.server.peakActiveRequests, 2);
       assert.equal(report.services[0]?.stats.failed, 0);
-      if (chromiumAvailable()) await checkRendersInChromium(html, join(dir, 'concurrency.png'));
+      assert.ok(chromiumAvailable(), 'chromium is installed (scripts/install-deps.sh --test)');
+      await checkRendersInChromium(html, join(dir, 'concurrency.png'));
     }));
 
   test('concurrency scenario checks the peak against the setting', () =>
