@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { packageVersion } from '../core/package-version.js';
 import { registerLoadTestCommand } from '../loadtest/command.js';
+import { registerDoctorCommand } from './doctor-command.js';
+import { registerInstallServiceCommands } from './install-service-command.js';
 import { loadSettingsOrExit } from './load-settings.js';
 import { registerModelsCommand } from './models-command.js';
 import { registerServeCommand } from './serve-command.js';
-import { packageVersion } from './version.js';
 
 const program = new Command();
 program
@@ -14,4 +16,6 @@ program
 registerServeCommand(program);
 registerModelsCommand(program, () => loadSettingsOrExit().modelCacheDir);
 registerLoadTestCommand(program);
+registerInstallServiceCommands(program);
+registerDoctorCommand(program);
 await program.parseAsync(process.argv);

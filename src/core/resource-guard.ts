@@ -32,6 +32,12 @@ export type ResourceVerdict =
 
 type ReadText = (path: string) => string | undefined;
 
+interface CgroupMemory {
+  readonly limit: number;
+  readonly usage: number;
+  readonly inactiveFile: number;
+}
+
 const MB = 1024 * 1024;
 
 function readTextOrUndefined(path: string): string | undefined {
@@ -126,16 +132,45 @@ export class ResourceMonitor {
     hostTotal: number,
     hostAvailable: number,
   ): MemoryReading {
-    const limit = this.findCgroupLimit(readText, cgroupDir, 'memory.max');
-    if (limit !== undefined && limit.limit < hostTotal) {
-      const current = parseNumberFile(readText(join(limit.dir, 'memory.current'))) ?? 0;
+    const limited = this.cgroupV2Memory(readText, cgroupDir) ?? this.cgroupV1Memory(readText);
+    if (limited !== undefined && limited.limit < hostTotal) {
       // Page cache that can be dropped is not pressure; `docker stats` subtracts it too.
-      const inactiveFile = /inactive_file (\d+)/.exec(readText(join(limit.dir, 'memory.stat')) ?? '');
-      const used = Math.max(0, current - Number(inactiveFile?.[1] ?? 0));
-      const available = Math.max(0, Math.min(limit.limit - used, hostAvailable));
-      return this.memoryReading(limit.limit - available, limit.limit, true);
+      const used = Math.max(0, limited.usage - limited.inactiveFile);
+      const available = Math.max(0, Math.min(limited.limit - used, hostAvailable));
+      return this.memoryReading(limited.limit - available, limited.limit, true);
     }
     return this.memoryReading(hostTotal - hostAvailable, hostTotal, false);
+  }
+
+  private cgroupV2Memory(readText: ReadText, cgroupDir: string | undefined): CgroupMemory | undefined {
+    const limit = this.findCgroupLimit(readText, cgroupDir, 'memory.max');
+    if (limit === undefined) return undefined;
+    const stat = readText(join(limit.dir, 'memory.stat')) ?? '';
+    return {
+      limit: limit.limit,
+      usage: parseNumberFile(readText(join(limit.dir, 'memory.current'))) ?? 0,
+      inactiveFile: Number(/^inactive_file (\d+)/m.exec(stat)?.[1] ?? 0),
+    };
+  }
+
+  /** cgroup v1 (older Docker hosts, hybrid mounts): the memory controller's own folder. */
+  private cgroupV1Memory(readText: ReadText): CgroupMemory | undefined {
+    const line = readText('/proc/self/cgroup')
+      ?.split('\n')
+      .find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
+    if (line === undefined) return undefined;
+    const path = line.slice(line.lastIndexOf(':') + 1).trim();
+    for (const dir of [join('/sys/fs/cgroup/memory', path), '/sys/fs/cgroup/memory']) {
+      const limit = parseNumberFile(readText(join(dir, 'memory.limit_in_bytes')));
+      if (limit === undefined) continue;
+      const stat = readText(join(dir, 'memory.stat')) ?? '';
+      return {
+        limit,
+        usage: parseNumberFile(readText(join(dir, 'memory.usage_in_bytes'))) ?? 0,
+        inactiveFile: Number(/^total_inactive_file (\d+)/m.exec(stat)?.[1] ?? 0),
+      };
+    }
+    return undefined;
   }
 
   private memoryReading(used: number, total: number, cgroupLimited: boolean): MemoryReading {

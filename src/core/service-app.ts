@@ -12,6 +12,8 @@ import type { LoadableEngine } from './engine.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
 import { unauthorizedError } from './errors.js';
 import { registerHealthRoutes } from './health-routes.js';
+import { registerOpenApi } from './openapi.js';
+import { packageVersion } from './package-version.js';
 import type { ServiceRuntime } from './service-runtime.js';
 
 declare module 'fastify' {
@@ -102,6 +104,12 @@ export async function createServiceApp<E extends LoadableEngine>(
   }
   registerApiKeyAuth(app, settings.apiKey);
   registerRequestLogging(app, runtime);
+  // Before any route, so that every route lands in the generated document.
+  await registerOpenApi(app, {
+    service: runtime.service,
+    version: packageVersion(),
+    apiKeyRequired: settings.apiKey !== undefined,
+  });
   registerHealthRoutes(app, runtime);
   return app;
 }

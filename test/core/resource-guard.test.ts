@@ -46,6 +46,32 @@ describe('ResourceMonitor', () => {
     assert.equal(reading.memory.percent, 90);
   });
 
+  it('uses a cgroup v1 memory limit (hybrid hosts, older Docker)', () => {
+    const fs = fakeFs({
+      '/proc/meminfo': meminfo(64 * 1024 * 1024, 60 * 1024 * 1024),
+      '/proc/self/cgroup': '12:cpu,cpuacct:/x\n5:memory:/docker/abc\n0::/\n',
+      '/sys/fs/cgroup/docker/abc/memory.max': 'max\n',
+      '/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes': `${4 * GiB}\n`,
+      '/sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes': `${3.5 * GiB}\n`,
+      '/sys/fs/cgroup/memory/docker/abc/memory.stat': `cache 1\ntotal_inactive_file ${0.5 * GiB}\n`,
+    });
+    const reading = new ResourceMonitor({ readText: fs.readText }).read();
+    assert.equal(reading.memory.cgroupLimited, true);
+    assert.equal(reading.memory.totalMb, 4096);
+    assert.equal(reading.memory.percent, 75);
+  });
+
+  it('ignores a cgroup v1 "unlimited" value', () => {
+    const fs = fakeFs({
+      '/proc/meminfo': meminfo(16 * 1024 * 1024, 8 * 1024 * 1024),
+      '/proc/self/cgroup': '5:memory:/\n',
+      '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    });
+    const reading = new ResourceMonitor({ readText: fs.readText }).read();
+    assert.equal(reading.memory.cgroupLimited, false);
+    assert.equal(reading.memory.percent, 50);
+  });
+
   it('caches readings for the interval', () => {
     const clock = new ManualClock();
     const fs = fakeFs({ '/proc/meminfo': meminfo(1000, 500) });
