@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WhisperCppEngine } from '../../src/asr/engines/whisper-cpp.js';
+import type { PcmAudio } from '../../src/audio/pcm-audio.js';
+import { isVoiceStackError } from '../../src/core/errors.js';
+import { generateSileroVadModel, generateWhisperModel } from '../../tools/gen-whisper-model.js';
+
+const SAMPLE_RATE = 16000;
+
+/** A rising chirp with a little noise: something for the encoder to look at, deterministic. */
+function chirp(seconds: number): PcmAudio {
+  const samples = new Float32Array(Math.round(seconds * SAMPLE_RATE));
+  let seed = 7;
+  for (let i = 0; i < samples.length; i++) {
+    const t = i / SAMPLE_RATE;
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    samples[i] = 0.3 * Math.sin(2 * Math.PI * (200 + 300 * t) * t) + 0.02 * (seed / 2 ** 32 - 0.5);
+  }
+  return { sampleRate: SAMPLE_RATE, samples };
+}
+
+const transcribeDefaults = { task: 'transcribe', wordTimestamps: false, vad: false } as const;
+
+let dir: string;
+let modelPath: string;
+let vadPath: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'whisper-cpp-test-'));
+  modelPath = join(dir, 'ggml-test.bin');
+  vadPath = join(dir, 'ggml-vad.bin');
+  await generateWhisperModel({ preset: 'test', outPath: modelPath, seed: 1 });
+  await generateSileroVadModel({ outPath: vadPath, seed: 1 });
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function engine(extra: { vadModelPath?: string; modelPath?: string } = {}): WhisperCppEngine {
+  return new WhisperCppEngine({ modelPath, modelName: 'test', device: 'auto', threads: 2, ...extra });
+}
+
+function assertShape(
+  transcript: Awaited<ReturnType<WhisperCppEngine['transcribe']>>,
+  duration: number,
+): void {
+  assert.match(transcript.language, /^[a-z]{2}$/);
+  assert.equal(transcript.duration, duration);
+  assert.ok(transcript.segments.length > 0, 'the random model writes some text');
+  let previousStart = 0;
+  transcript.segments.forEach((segment, i) => {
+    assert.equal(segment.id, i);
+    assert.ok(segment.start >= previousStart, `segment ${i} starts after the one before`);
+    assert.ok(segment.end >= segment.start, `segment ${i} ends after it starts`);
+    assert.ok(segment.end <= duration, `segment ${i} ends within the audio`);
+    previousStart = segment.start;
+  });
+  assert.equal(transcript.text, transcript.segments.map((s) => s.text).join(''));
+}
+
+describe('gen-whisper-model', () => {
+  test('writes the ggml magic and the hparams of the preset', async () => {
+    const header = (await readFile(modelPath)).subarray(0, 48);
+    assert.equal(header.readUInt32LE(0), 0x67676d6c);
+    assert.equal(header.readInt32LE(4), 51865); // n_vocab
+    assert.equal(header.readInt32LE(12), 64); // n_audio_state
+    assert.equal(header.readInt32LE(40), 80); // n_mels
+  });
+
+  test('is deterministic for a seed and differs between seeds', async () => {
+    const again = join(dir, 'again.bin');
+    const other = join(dir, 'other.bin');
+    await generateWhisperModel({ preset: 'test', outPath: again, seed: 1 });
+    await generateWhisperModel({ preset: 'test', outPath: other, seed: 2 });
+    const [a, b, c] = await Promise.all([readFile(modelPath), readFile(again), readFile(other)]);
+    assert.ok(a.equals(b));
+    assert.equal(a.length, c.length);
+    assert.ok(!a.equals(c));
+  });
+});
+
+describe('WhisperCppEngine', () => {
+  test('transcribes audio into well-formed segments, off the event loop', async () => {
+    const asr = engine();
+    await asr.load();
+    assert.equal(asr.describe().device, 'cpu');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = performance.now();
+    const transcript = await asr.transcribe(chirp(2.5), transcribeDefaults, new AbortController().signal);
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    assertShape(transcript, 2.5);
+    // A blocked loop would tick once at the end; a free one keeps ticking through the native work.
+    assert.ok(
+      ticks >= Math.min(10, elapsed / 20),
+      `event loop ticked ${ticks} times in ${Math.round(elapsed)} ms`,
+    );
+    await asr.unload();
+  });
+
+  test('maps word timestamps, language and translation options', async () => {
+    const asr = engine();
+    await asr.load();
+    const transcript = await asr.transcribe(
+      chirp(3),
+      { ...transcribeDefaults, task: 'translate', language: 'de', wordTimestamps: true, temperature: 0.3 },
+      new AbortController().signal,
+    );
+    assert.equal(transcript.language, 'de');
+    assertShape(transcript, 3);
+    const words = transcript.segments.flatMap((s) => s.words ?? []);
+    assert.ok(words.length > 0);
+    for (const word of words) {
+      assert.ok(word.word.trim().length > 0);
+      assert.ok(word.start <= word.end && word.end <= 3);
+    }
+    await asr.unload();
+  });
+
+  test('splits long audio into windows and keeps timestamps monotonic across them', async () => {
+    const asr = engine();
+    await asr.load();
+    const transcript = await asr.transcribe(chirp(40), transcribeDefaults, new AbortController().signal);
+    assertShape(transcript, 40);
+    await asr.unload();
+  });
+
+  test('detects a language code', async () => {
+    const asr = engine();
+    await asr.load();
+    const detected = await asr.detectLanguage(chirp(2), new AbortController().signal);
+    assert.match(detected.code, /^[a-z]{2}$/);
+    await asr.unload();
+  });
+
+  test('abort rejects with client-closed at once and frees the model within one window', async () => {
+    const asr = engine();
+    await asr.load();
+    const controller = new AbortController();
+    const running = asr.transcribe(chirp(90), transcribeDefaults, controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const abortedAt = performance.now();
+    controller.abort();
+    await assert.rejects(
+      running,
+      (error: unknown) => isVoiceStackError(error) && error.code === 'VS_ERR_CLIENT_CLOSED',
+    );
+    const rejectMs = performance.now() - abortedAt;
+    // The next call waits for the native side to finish the window it was in.
+    await asr.detectLanguage(chirp(1), new AbortController().signal);
+    const freeMs = performance.now() - abortedAt;
+    process.stdout.write(
+      `# abort: rejected after ${rejectMs.toFixed(0)} ms, model free after ${freeMs.toFixed(0)} ms\n`,
+    );
+    assert.ok(rejectMs < 100, `rejected after ${rejectMs} ms`);
+    assert.ok(freeMs < 5000, `native work ended after ${freeMs} ms`);
+    await asr.unload();
+  });
+
+  test('an already aborted signal never starts native work', async () => {
+    const asr = engine();
+    await asr.load();
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      asr.transcribe(chirp(1), transcribeDefaults, controller.signal),
+      (error: unknown) => isVoiceStackError(error) && error.code === 'VS_ERR_CLIENT_CLOSED',
+    );
+    await asr.unload();
+  });
+
+  test('unloads and loads again', async () => {
+    const asr = engine();
+    await asr.load();
+    await asr.unload();
+    await assert.rejects(asr.transcribe(chirp(1), transcribeDefaults, new AbortController().signal));
+    await asr.load();
+    assertShape(await asr.transcribe(chirp(2), transcribeDefaults, new AbortController().signal), 2);
+    await asr.unload();
+  });
+
+  test('vad with a VAD model transcribes the speech it finds', async () => {
+    const asr = engine({ vadModelPath: vadPath });
+    await asr.load();
+    const transcript = await asr.transcribe(
+      chirp(4),
+      { ...transcribeDefaults, vad: true },
+      new AbortController().signal,
+    );
+    assert.equal(transcript.duration, 4);
+    for (const segment of transcript.segments) assert.ok(segment.end <= 4);
+    await asr.unload();
+  });
+
+  test('vad without a VAD model falls back to the whole audio and says so', async () => {
+    const warnings: object[] = [];
+    const asr = new WhisperCppEngine({
+      modelPath,
+      modelName: 'test',
+      device: 'cpu',
+      threads: 2,
+      logger: { info: () => {}, warn: (obj) => warnings.push(obj) },
+    });
+    await asr.load();
+    const transcript = await asr.transcribe(
+      chirp(2),
+      { ...transcribeDefaults, vad: true },
+      new AbortController().signal,
+    );
+    assertShape(transcript, 2);
+    assert.ok(warnings.some((w) => (w as { event?: string }).event === 'asr_vad_skipped'));
+    await asr.unload();
+  });
+
+  for (const [what, corrupt] of [
+    ['truncated before its weights', (bytes: Buffer) => bytes.subarray(0, 4096)],
+    ['truncated within its weights', (bytes: Buffer) => bytes.subarray(0, bytes.length / 2)],
+    ['not a ggml file', (bytes: Buffer) => Buffer.from(bytes).fill(0x41, 0, 8)],
+  ] as const) {
+    test(`a model file ${what} is reported as model unavailable`, async () => {
+      const path = join(dir, 'corrupt.bin');
+      await writeFile(path, corrupt(await readFile(modelPath)));
+      const asr = new WhisperCppEngine({ modelPath: path, modelName: 'broken', device: 'cpu', threads: 1 });
+      await assert.rejects(asr.load(), (error: unknown) => {
+        assert.ok(isVoiceStackError(error));
+        assert.equal(error.code, 'VS_ERR_MODEL_UNAVAILABLE');
+        assert.match(error.message, /broken/);
+        return true;
+      });
+    });
+  }
+
+  test('a missing model file is reported as model unavailable', async () => {
+    const asr = new WhisperCppEngine({
+      modelPath: join(dir, 'nope.bin'),
+      modelName: 'nope',
+      device: 'cpu',
+      threads: 1,
+    });
+    await assert.rejects(
+      asr.load(),
+      (error: unknown) => isVoiceStackError(error) && error.code === 'VS_ERR_MODEL_UNAVAILABLE',
+    );
+  });
+});

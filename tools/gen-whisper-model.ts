@@ -1,0 +1,619 @@
+/**
+ * Writes whisper.cpp model files with random weights, so the real native engine can be
+ * loaded and exercised where no trained weights can be downloaded.
+ *
+ * The layout is the legacy `ggml` format read by whisper.cpp's `whisper_model_load`:
+ * magic, hparams, mel filters, vocab, then tensors (n_dims, name length, type, shape,
+ * name, data) until end of file. Shapes are written in ggml order (innermost first).
+ *
+ * The same file also writes a Silero VAD model in the layout `whisper_vad_init_with_params`
+ * reads, because no package on the reachable registries ships one in ggml form.
+ *
+ *   node dist/tools/gen-whisper-model.js --preset test --out /tmp/ggml-test.bin [--seed 1] [--type f16]
+ *   node dist/tools/gen-whisper-model.js --vad --out /tmp/ggml-silero-random.bin
+ */
+import { open } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+
+export type WhisperPreset = 'test' | 'tiny' | 'base';
+export type WeightType = 'f16' | 'f32';
+
+interface WhisperHparams {
+  readonly nVocab: number;
+  readonly nAudioCtx: number;
+  readonly nAudioState: number;
+  readonly nAudioHead: number;
+  readonly nAudioLayer: number;
+  readonly nTextCtx: number;
+  readonly nTextState: number;
+  readonly nTextHead: number;
+  readonly nTextLayer: number;
+  readonly nMels: number;
+}
+
+// The multilingual vocabulary size is kept in every preset: whisper.cpp derives the special
+// token ids (sot, language, transcribe/translate, timestamps) from it.
+const common = { nVocab: 51865, nAudioCtx: 1500, nTextCtx: 448, nMels: 80 } as const;
+
+export const WHISPER_PRESETS: Readonly<Record<WhisperPreset, WhisperHparams>> = {
+  test: {
+    ...common,
+    nAudioState: 64,
+    nAudioHead: 2,
+    nAudioLayer: 1,
+    nTextState: 64,
+    nTextHead: 2,
+    nTextLayer: 1,
+  },
+  tiny: {
+    ...common,
+    nAudioState: 384,
+    nAudioHead: 6,
+    nAudioLayer: 4,
+    nTextState: 384,
+    nTextHead: 6,
+    nTextLayer: 4,
+  },
+  base: {
+    ...common,
+    nAudioState: 512,
+    nAudioHead: 8,
+    nAudioLayer: 6,
+    nTextState: 512,
+    nTextHead: 8,
+    nTextLayer: 6,
+  },
+};
+
+/** Tokens the BPE file holds; whisper.cpp adds the special tokens past these itself. */
+const N_TEXT_TOKENS = 50257;
+const GGML_MAGIC = 0x67676d6c;
+const SAMPLE_RATE = 16000;
+const N_FFT = 400;
+
+enum GgmlType {
+  F32 = 0,
+  F16 = 1,
+}
+
+export interface GenerateWhisperModelOptions {
+  readonly preset: WhisperPreset;
+  readonly outPath: string;
+  readonly seed?: number;
+  readonly weightType?: WeightType;
+}
+
+export interface GeneratedModel {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** sfc32: fast, good enough for weights, and reproducible from a 32-bit seed. */
+class Random {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number) {
+    this.a = 0x9e3779b9;
+    this.b = 0x243f6a88;
+    this.c = 0xb7e15162;
+    this.d = seed >>> 0;
+    for (let i = 0; i < 16; i++) this.next();
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  }
+}
+
+type Init =
+  /** `rows` replaces whole rows (ne[0] values each) of an otherwise random tensor. */
+  | { readonly kind: 'uniform'; readonly std: number; readonly rows?: ReadonlyMap<number, Float32Array> }
+  | { readonly kind: 'constant'; readonly value: number }
+  | { readonly kind: 'values'; readonly values: Float32Array };
+
+interface TensorSpec {
+  readonly name: string;
+  /** ggml order: ne[0] is the innermost (fastest-varying) dimension. */
+  readonly ne: readonly number[];
+  readonly type: GgmlType;
+  readonly init: Init;
+}
+
+const f32View = new Float32Array(1);
+const u32View = new Uint32Array(f32View.buffer);
+
+/** IEEE half from float, round-to-nearest-even; weights are small so no overflow path is needed beyond inf. */
+function toHalf(value: number): number {
+  f32View[0] = value;
+  const x = u32View[0] ?? 0;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rem > mid || (rem === mid && half & 1) ? 1 : 0));
+  }
+  const half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  return sign | (half + (rem > 0x1000 || (rem === 0x1000 && half & 1) ? 1 : 0));
+}
+
+class GgmlWriter {
+  private chunks: Buffer[] = [];
+  private pending = 0;
+  bytes = 0;
+
+  private constructor(private readonly handle: Awaited<ReturnType<typeof open>>) {}
+
+  static async create(path: string): Promise<GgmlWriter> {
+    return new GgmlWriter(await open(path, 'w'));
+  }
+
+  async push(buffer: Buffer): Promise<void> {
+    this.chunks.push(buffer);
+    this.pending += buffer.length;
+    this.bytes += buffer.length;
+    // Batching small header writes keeps the syscall count low without holding a whole model in memory.
+    if (this.pending >= 1 << 22) await this.flush();
+  }
+
+  async int32s(...values: number[]): Promise<void> {
+    const buffer = Buffer.allocUnsafe(values.length * 4);
+    values.forEach((v, i) => {
+      buffer.writeInt32LE(v, i * 4);
+    });
+    await this.push(buffer);
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending === 0) return;
+    await this.handle.write(Buffer.concat(this.chunks, this.pending));
+    this.chunks = [];
+    this.pending = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.handle.close();
+  }
+}
+
+const CHUNK_ELEMENTS = 1 << 20;
+
+async function writeTensor(out: GgmlWriter, spec: TensorSpec, random: Random): Promise<void> {
+  const name = Buffer.from(spec.name, 'utf8');
+  await out.int32s(spec.ne.length, name.length, spec.type, ...spec.ne);
+  await out.push(name);
+  const count = spec.ne.reduce((a, b) => a * b, 1);
+  const width = spec.type === GgmlType.F16 ? 2 : 4;
+  const { init } = spec;
+  // Uniform in [-a, a] has the variance of a normal with std a/sqrt(3), at a fraction of the cost.
+  const amplitude = init.kind === 'uniform' ? init.std * Math.sqrt(3) : 0;
+  const rowLength = spec.ne[0] ?? 1;
+  for (let start = 0; start < count; start += CHUNK_ELEMENTS) {
+    const n = Math.min(CHUNK_ELEMENTS, count - start);
+    // Typed arrays are host-endian; whisper.cpp reads little-endian, which every supported host is.
+    const data = width === 2 ? new Uint16Array(n) : new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let value: number;
+      if (init.kind === 'uniform') {
+        value = (random.next() * 2 - 1) * amplitude;
+        const index = start + i;
+        const row = init.rows?.get(Math.floor(index / rowLength));
+        if (row !== undefined) value = row[index % rowLength] ?? 0;
+      } else if (init.kind === 'constant') value = init.value;
+      else value = init.values[start + i] ?? 0;
+      data[i] = width === 2 ? toHalf(value) : value;
+    }
+    await out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+}
+
+function hzToMel(hz: number): number {
+  // Slaney scale, as librosa (and so OpenAI's mel filters) uses: linear below 1 kHz, log above.
+  const fSp = 200 / 3;
+  if (hz < 1000) return hz / fSp;
+  return 1000 / fSp + Math.log(hz / 1000) / (Math.log(6.4) / 27);
+}
+
+function melToHz(mel: number): number {
+  const fSp = 200 / 3;
+  const minLogMel = 1000 / fSp;
+  if (mel < minLogMel) return mel * fSp;
+  return 1000 * Math.exp((Math.log(6.4) / 27) * (mel - minLogMel));
+}
+
+/** Real (not random) Slaney-normalised mel filters, so the encoder sees a genuine log-mel input. */
+export function melFilters(nMels: number): Float32Array {
+  const nFreq = N_FFT / 2 + 1;
+  const fftFreqs = Array.from({ length: nFreq }, (_, i) => (i * SAMPLE_RATE) / N_FFT);
+  const melMax = hzToMel(SAMPLE_RATE / 2);
+  const points = Array.from({ length: nMels + 2 }, (_, i) => melToHz((i * melMax) / (nMels + 1)));
+  const filters = new Float32Array(nMels * nFreq);
+  for (let m = 0; m < nMels; m++) {
+    const lo = points[m] ?? 0;
+    const center = points[m + 1] ?? 0;
+    const hi = points[m + 2] ?? 0;
+    const norm = 2 / (hi - lo);
+    for (let f = 0; f < nFreq; f++) {
+      const freq = fftFreqs[f] ?? 0;
+      const weight = Math.max(0, Math.min((freq - lo) / (center - lo), (hi - freq) / (hi - center)));
+      filters[m * nFreq + f] = weight * norm;
+    }
+  }
+  return filters;
+}
+
+const SYLLABLES = (() => {
+  const consonants = 'bdfghklmnprstvz'.split('');
+  const vowels = 'aeiou'.split('');
+  return consonants.flatMap((c) => vowels.map((v) => c + v)).concat(['an', 'el', 'in', 'or', 'us']);
+})();
+
+/**
+ * Made-up but printable, unique tokens: syllable words, most with the leading space that marks a
+ * word start in Whisper's BPE (word timestamps rely on it), plus GPT-2's ids for common punctuation
+ * and for the lone space, which whisper.cpp looks up by text (`token_to_id.at(" ")`) and throws without.
+ */
+export function tokenText(id: number): string {
+  const punctuation: Record<number, string> = { 0: '!', 11: ',', 13: '.', 30: '?', 220: ' ' };
+  const mark = punctuation[id];
+  if (mark !== undefined) return mark;
+  let word = '';
+  let n = id;
+  do {
+    word += SYLLABLES[n % SYLLABLES.length];
+    n = Math.floor(n / SYLLABLES.length);
+  } while (n > 0);
+  return id % 4 === 0 ? word : ` ${word}`;
+}
+
+function sinusoids(length: number, channels: number): Float32Array {
+  // Whisper's encoder uses fixed sinusoids: sin in the first half of the channels, cos in the second.
+  const half = channels / 2;
+  const increment = Math.log(10000) / (half - 1);
+  const values = new Float32Array(length * channels);
+  for (let t = 0; t < length; t++) {
+    for (let i = 0; i < half; i++) {
+      const angle = t * Math.exp(-increment * i);
+      values[t * channels + i] = Math.sin(angle);
+      values[t * channels + half + i] = Math.cos(angle);
+    }
+  }
+  return values;
+}
+
+/** Multilingual end-of-text id: whisper.cpp shifts the GPT-2 id (50256) by one for these vocabularies. */
+const TOKEN_EOT = 50257;
+/** Decoder position from which the random model starts to prefer ending the window. */
+const EOT_FROM_POSITION = 48;
+
+/**
+ * Shapes the decoder so random weights still decode like a model: a strong random positional
+ * embedding makes each step pick a different, confident token (tied input/output embeddings would
+ * otherwise repeat the last token forever), and a direction shared by the late positions and the
+ * end-of-text row makes each window end after a few dozen tokens instead of running to n_text_ctx/2.
+ */
+function decoderEmbeddings(h: WhisperHparams, wtype: GgmlType): TensorSpec[] {
+  const d = h.nTextState;
+  const positionStd = 3;
+  const tokenStd = 8 / Math.sqrt(d);
+  const direction = Float32Array.from({ length: d }, (_, i) => (i % 2 === 0 ? 1 : -1) / Math.sqrt(d));
+  const positionRows = new Map<number, Float32Array>();
+  const random = new Random(0x5eed);
+  for (let pos = EOT_FROM_POSITION; pos < h.nTextCtx; pos++) {
+    const ramp = positionStd * Math.sqrt(d) * ((pos - EOT_FROM_POSITION) / 8);
+    positionRows.set(
+      pos,
+      Float32Array.from(direction, (u) => (random.next() * 2 - 1) * positionStd * Math.sqrt(3) + ramp * u),
+    );
+  }
+  const eotRow = Float32Array.from(direction, (u) => u * tokenStd * Math.sqrt(d));
+  return [
+    {
+      name: 'decoder.positional_embedding',
+      ne: [d, h.nTextCtx],
+      type: GgmlType.F32,
+      init: { kind: 'uniform', std: positionStd, rows: positionRows },
+    },
+    {
+      name: 'decoder.token_embedding.weight',
+      ne: [d, h.nVocab],
+      type: wtype,
+      init: { kind: 'uniform', std: tokenStd, rows: new Map([[TOKEN_EOT, eotRow]]) },
+    },
+  ];
+}
+
+function whisperTensors(h: WhisperHparams, wtype: GgmlType): TensorSpec[] {
+  // whisper.cpp keeps the conv kernels in f16 whenever the model is not f32.
+  const vtype = wtype;
+  const bias = (name: string, n: number): TensorSpec => ({
+    name,
+    ne: [n],
+    type: GgmlType.F32,
+    init: { kind: 'uniform', std: 0.02 },
+  });
+  const norm = (prefix: string, n: number): TensorSpec[] => [
+    { name: `${prefix}.weight`, ne: [n], type: GgmlType.F32, init: { kind: 'constant', value: 1 } },
+    { name: `${prefix}.bias`, ne: [n], type: GgmlType.F32, init: { kind: 'constant', value: 0 } },
+  ];
+  // Scaled by fan-in so each projection keeps activations near unit variance: no overflow to NaN in f16.
+  const matrix = (name: string, nIn: number, nOut: number): TensorSpec => ({
+    name,
+    ne: [nIn, nOut],
+    type: wtype,
+    init: { kind: 'uniform', std: 1 / Math.sqrt(nIn) },
+  });
+  const attention = (prefix: string, d: number): TensorSpec[] => [
+    matrix(`${prefix}.query.weight`, d, d),
+    bias(`${prefix}.query.bias`, d),
+    matrix(`${prefix}.key.weight`, d, d),
+    matrix(`${prefix}.value.weight`, d, d),
+    bias(`${prefix}.value.bias`, d),
+    matrix(`${prefix}.out.weight`, d, d),
+    bias(`${prefix}.out.bias`, d),
+  ];
+  const mlp = (prefix: string, d: number): TensorSpec[] => [
+    ...norm(`${prefix}.mlp_ln`, d),
+    matrix(`${prefix}.mlp.0.weight`, d, 4 * d),
+    bias(`${prefix}.mlp.0.bias`, 4 * d),
+    matrix(`${prefix}.mlp.2.weight`, 4 * d, d),
+    bias(`${prefix}.mlp.2.bias`, d),
+  ];
+
+  const da = h.nAudioState;
+  const dt = h.nTextState;
+  const tensors: TensorSpec[] = [
+    {
+      name: 'encoder.positional_embedding',
+      ne: [da, h.nAudioCtx],
+      type: GgmlType.F32,
+      init: { kind: 'values', values: sinusoids(h.nAudioCtx, da) },
+    },
+    {
+      name: 'encoder.conv1.weight',
+      ne: [3, h.nMels, da],
+      type: vtype,
+      init: { kind: 'uniform', std: 1 / Math.sqrt(3 * h.nMels) },
+    },
+    { name: 'encoder.conv1.bias', ne: [1, da], type: GgmlType.F32, init: { kind: 'uniform', std: 0.02 } },
+    {
+      name: 'encoder.conv2.weight',
+      ne: [3, da, da],
+      type: vtype,
+      init: { kind: 'uniform', std: 1 / Math.sqrt(3 * da) },
+    },
+    { name: 'encoder.conv2.bias', ne: [1, da], type: GgmlType.F32, init: { kind: 'uniform', std: 0.02 } },
+  ];
+  for (let i = 0; i < h.nAudioLayer; i++) {
+    const p = `encoder.blocks.${i}`;
+    tensors.push(...norm(`${p}.attn_ln`, da), ...attention(`${p}.attn`, da), ...mlp(p, da));
+  }
+  tensors.push(...norm('encoder.ln_post', da));
+
+  tensors.push(...decoderEmbeddings(h, wtype));
+  for (let i = 0; i < h.nTextLayer; i++) {
+    const p = `decoder.blocks.${i}`;
+    tensors.push(
+      ...norm(`${p}.attn_ln`, dt),
+      ...attention(`${p}.attn`, dt),
+      ...norm(`${p}.cross_attn_ln`, dt),
+      ...attention(`${p}.cross_attn`, dt),
+      ...mlp(p, dt),
+    );
+  }
+  tensors.push(...norm('decoder.ln', dt));
+  return tensors;
+}
+
+export async function generateWhisperModel(options: GenerateWhisperModelOptions): Promise<GeneratedModel> {
+  const h = WHISPER_PRESETS[options.preset];
+  if (h === undefined) throw new Error(`unknown preset '${options.preset}' (test, tiny, base)`);
+  const wtype = (options.weightType ?? 'f16') === 'f16' ? GgmlType.F16 : GgmlType.F32;
+  const random = new Random(options.seed ?? 1);
+  const out = await GgmlWriter.create(options.outPath);
+  try {
+    await out.int32s(
+      GGML_MAGIC,
+      h.nVocab,
+      h.nAudioCtx,
+      h.nAudioState,
+      h.nAudioHead,
+      h.nAudioLayer,
+      h.nTextCtx,
+      h.nTextState,
+      h.nTextHead,
+      h.nTextLayer,
+      h.nMels,
+      wtype, // ftype: 0 = all f32, 1 = mostly f16
+    );
+    const filters = melFilters(h.nMels);
+    await out.int32s(h.nMels, N_FFT / 2 + 1);
+    await out.push(Buffer.from(filters.buffer, filters.byteOffset, filters.byteLength));
+
+    await out.int32s(N_TEXT_TOKENS);
+    for (let id = 0; id < N_TEXT_TOKENS; id++) {
+      const text = Buffer.from(tokenText(id), 'utf8');
+      await out.int32s(text.length);
+      await out.push(text);
+    }
+
+    for (const spec of whisperTensors(h, wtype)) await writeTensor(out, spec, random);
+  } finally {
+    await out.close();
+  }
+  return { path: options.outPath, bytes: out.bytes };
+}
+
+export interface GenerateVadModelOptions {
+  readonly outPath: string;
+  readonly seed?: number;
+}
+
+/** Silero VAD v5 (16 kHz) dimensions, as whisper.cpp's converter writes them. */
+const VAD = {
+  type: 'silero-16k',
+  version: [5, 1, 2],
+  nWindow: 512,
+  nContext: 64,
+  encoder: [
+    [129, 128, 3],
+    [128, 64, 3],
+    [64, 64, 3],
+    [64, 128, 3],
+  ],
+  lstmInput: 128,
+  lstmHidden: 128,
+  finalConvIn: 128,
+  finalConvOut: 1,
+} as const;
+
+function stftBasis(): Float32Array {
+  // A genuine windowed DFT basis (129 real rows, then 129 imaginary), so the VAD input is a real spectrum.
+  const nFft = 256;
+  const nBins = nFft / 2 + 1;
+  const basis = new Float32Array(2 * nBins * nFft);
+  for (let k = 0; k < nBins; k++) {
+    for (let n = 0; n < nFft; n++) {
+      const window = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / nFft);
+      const angle = (2 * Math.PI * k * n) / nFft;
+      basis[k * nFft + n] = window * Math.cos(angle);
+      basis[(nBins + k) * nFft + n] = -window * Math.sin(angle);
+    }
+  }
+  return basis;
+}
+
+export async function generateSileroVadModel(options: GenerateVadModelOptions): Promise<GeneratedModel> {
+  const random = new Random(options.seed ?? 1);
+  const out = await GgmlWriter.create(options.outPath);
+  try {
+    const type = Buffer.from(VAD.type, 'utf8');
+    await out.int32s(GGML_MAGIC, type.length);
+    await out.push(type);
+    await out.int32s(...VAD.version, VAD.nWindow, VAD.nContext, VAD.encoder.length);
+    for (const layer of VAD.encoder) await out.int32s(...layer);
+    await out.int32s(VAD.lstmInput, VAD.lstmHidden, VAD.finalConvIn, VAD.finalConvOut);
+
+    const hidden = VAD.lstmHidden;
+    const tensors: TensorSpec[] = [
+      {
+        name: '_model.stft.forward_basis_buffer',
+        ne: [256, 1, 258],
+        type: GgmlType.F16,
+        init: { kind: 'values', values: stftBasis() },
+      },
+    ];
+    VAD.encoder.forEach(([nIn, nOut, kernel], i) => {
+      tensors.push(
+        {
+          name: `_model.encoder.${i}.reparam_conv.weight`,
+          ne: [kernel, nIn, nOut],
+          type: GgmlType.F16,
+          init: { kind: 'uniform', std: 1 / Math.sqrt(kernel * nIn) },
+        },
+        {
+          name: `_model.encoder.${i}.reparam_conv.bias`,
+          ne: [nOut],
+          type: GgmlType.F32,
+          init: { kind: 'uniform', std: 0.02 },
+        },
+      );
+    });
+    const lstm = (name: string, ne: number[], std: number): TensorSpec => ({
+      name,
+      ne,
+      type: GgmlType.F32,
+      init: { kind: 'uniform', std },
+    });
+    tensors.push(
+      lstm('_model.decoder.rnn.weight_ih', [VAD.lstmInput, 4 * hidden], 1 / Math.sqrt(VAD.lstmInput)),
+      lstm('_model.decoder.rnn.weight_hh', [hidden, 4 * hidden], 1 / Math.sqrt(hidden)),
+      lstm('_model.decoder.rnn.bias_ih', [4 * hidden], 0.02),
+      lstm('_model.decoder.rnn.bias_hh', [4 * hidden], 0.02),
+      {
+        name: '_model.decoder.decoder.2.weight',
+        ne: [VAD.finalConvIn, 1],
+        type: GgmlType.F16,
+        init: { kind: 'uniform', std: 1 / Math.sqrt(VAD.finalConvIn) },
+      },
+      // A positive bias makes the random detector call most frames speech, so tests that use it still
+      // have audio left to transcribe.
+      {
+        name: '_model.decoder.decoder.2.bias',
+        ne: [1],
+        type: GgmlType.F32,
+        init: { kind: 'constant', value: 2 },
+      },
+    );
+    for (const spec of tensors) await writeTensor(out, spec, random);
+  } finally {
+    await out.close();
+  }
+  return { path: options.outPath, bytes: out.bytes };
+}
+
+function parseArgs(argv: readonly string[]): Map<string, string> {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i] ?? '';
+    if (!key.startsWith('--')) throw new Error(`unexpected argument '${key}'`);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) args.set(key.slice(2), 'true');
+    else {
+      args.set(key.slice(2), next);
+      i++;
+    }
+  }
+  return args;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const outPath = args.get('out');
+  if (outPath === undefined) {
+    throw new Error(
+      'usage: gen-whisper-model (--preset test|tiny|base [--type f16|f32] | --vad) --out PATH [--seed N]',
+    );
+  }
+  const seed = Number(args.get('seed') ?? '1');
+  const started = performance.now();
+  let result: GeneratedModel;
+  if (args.has('vad')) {
+    result = await generateSileroVadModel({ outPath, seed });
+  } else {
+    const preset = (args.get('preset') ?? 'test') as WhisperPreset;
+    const weightType = (args.get('type') ?? 'f16') as WeightType;
+    if (weightType !== 'f16' && weightType !== 'f32')
+      throw new Error(`--type must be f16 or f32, not '${weightType}'`);
+    result = await generateWhisperModel({ preset, outPath, seed, weightType });
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  process.stdout.write(`wrote ${result.path} (${(result.bytes / 1e6).toFixed(1)} MB) in ${seconds}s\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
