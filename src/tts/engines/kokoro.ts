@@ -156,9 +156,18 @@ export class KokoroEngine implements TtsEngine {
     return table;
   }
 
+  /** The open pool, reopened if one of its workers died since. */
+  private async livePool(): Promise<OnnxWorkerPool | undefined> {
+    if (this.pool && !this.pool.alive) {
+      await this.pool.close();
+      this.pool = await OnnxWorkerPool.open(workerSetup(this.modelPath, this.options), this.options.workers);
+    }
+    return this.pool;
+  }
+
   async synthesize(request: SynthesisRequest, signal: AbortSignal): Promise<SynthesisResult> {
     const entry = findKokoroVoice(request.voice);
-    const pool = this.pool;
+    const pool = await this.livePool();
     if (!entry || !pool)
       throw engineFailedError('kokoro', 'synthesize called before load or with an unknown voice');
     const modelSpeed = Math.min(MAX_MODEL_SPEED, Math.max(MIN_MODEL_SPEED, request.speed));

@@ -20,6 +20,8 @@ class SessionWorker {
   readonly pending = new Map<number, Pending>();
   inputNames: readonly string[] = [];
   busy = 0;
+  /** False once the thread has exited (crashed, or terminated by close). */
+  alive = true;
 
   constructor(setup: WorkerSetup) {
     this.worker = new Worker(WORKER_URL, { workerData: setup });
@@ -52,7 +54,10 @@ class SessionWorker {
       this.pending.clear();
     };
     this.worker.on('error', failAll);
-    this.worker.on('exit', (code) => failAll(new Error(`inference worker exited (${code})`)));
+    this.worker.on('exit', (code) => {
+      this.alive = false;
+      failAll(new Error(`inference worker exited (${code})`));
+    });
   }
 }
 
@@ -78,11 +83,21 @@ export class OnnxWorkerPool {
     return this.workers[0]?.inputNames ?? [];
   }
 
+  /** False when a worker has died (out of memory, a runtime crash): the owner should reopen the model. */
+  get alive(): boolean {
+    return !this.closed && this.workers.every((w) => w.alive);
+  }
+
   /** Runs on the least busy worker; rejects with the signal's reason when it aborts first. */
   run(feeds: Record<string, WireTensor>, signal: AbortSignal): Promise<Record<string, OutputTensor>> {
     if (this.closed) return Promise.reject(new Error('the model was unloaded'));
     if (signal.aborted) return Promise.reject(signal.reason);
-    const worker = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const live = this.workers.filter((w) => w.alive);
+    const worker = live.reduce<SessionWorker | undefined>(
+      (a, b) => (a && a.busy <= b.busy ? a : b),
+      undefined,
+    );
+    if (!worker) return Promise.reject(new Error('every inference worker has exited'));
     const id = this.nextId++;
     worker.busy += 1;
     return new Promise<Record<string, OutputTensor>>((resolve, reject) => {

@@ -153,7 +153,12 @@ export class PiperEngine implements TtsEngine {
 
   private async openVoice(voice: string): Promise<OpenVoice> {
     const open = this.open.get(voice);
-    if (open) return open;
+    if (open?.pool.alive) return open;
+    if (open) {
+      // A worker died (out of memory, a runtime crash): open the voice afresh.
+      this.open.delete(voice);
+      await open.pool.close();
+    }
     let opening = this.opening.get(voice);
     if (!opening) {
       opening = this.startVoice(voice).finally(() => this.opening.delete(voice));
