@@ -27,6 +27,8 @@ export interface AsrSettings extends ServiceSettings {
   readonly computeType: string;
   /** 0 = cores divided by the concurrency limit. */
   readonly cpuThreads: number;
+  /** A Silero VAD model in ggml form for `vad_filter`; unset = no VAD. */
+  readonly vadModel: string | undefined;
 }
 
 export interface TtsSettings extends ServiceSettings {
@@ -137,6 +139,7 @@ export function parseSettings(env: Env): Settings {
       device: reader.read('ASR_DEVICE', oneOf(DEVICES), 'auto'),
       computeType: reader.read('ASR_COMPUTE_TYPE', z.string(), 'default'),
       cpuThreads: reader.read('ASR_CPU_THREADS', wholeNumber(0, 1024), 0),
+      vadModel: optionalPath(reader.raw('ASR_VAD_MODEL')),
     },
     tts: {
       ...readServiceSettings(reader, 'tts', 5002),
@@ -173,6 +176,10 @@ export function loadSettings(
 
 export function serviceSettings(settings: Settings, service: ServiceName): AsrSettings | TtsSettings {
   return service === 'asr' ? settings.asr : settings.tts;
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : resolve(expandHome(value));
 }
 
 function splitList(value: string | undefined): string[] {

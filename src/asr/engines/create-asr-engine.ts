@@ -79,7 +79,14 @@ export function createAsrEngine(settings: AsrSettings, cache: ModelCache, logger
   const resolution = resolveWhisperModel(settings.model, settings.computeType);
   const threads = threadsPerInference(settings);
   const open = (modelPath: string, modelName: string) =>
-    new WhisperCppEngine({ modelPath, modelName, device: settings.device, threads, logger });
+    new WhisperCppEngine({
+      modelPath,
+      modelName,
+      device: settings.device,
+      threads,
+      vadModelPath: settings.vadModel,
+      logger,
+    });
   if (resolution.kind === 'path') {
     const name = basename(resolution.path);
     logger.info(
