@@ -198,6 +198,7 @@ export function effectiveSettings(settings: Settings): Record<string, string> {
     ASR_DEVICE: settings.asr.device,
     ASR_COMPUTE_TYPE: settings.asr.computeType,
     ASR_CPU_THREADS: String(settings.asr.cpuThreads),
+    ASR_VAD_MODEL: settings.asr.vadModel ?? '(not set: vad_filter transcribes all audio)',
     TTS_ENGINE: settings.tts.engine,
     TTS_MODEL: settings.tts.model ?? '(engine default)',
     TTS_VOICE: settings.tts.voice ?? '(engine default)',
