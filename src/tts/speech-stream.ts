@@ -115,13 +115,12 @@ export async function streamSpeech(
       throw error;
     }
   });
-  const finished = work.then(
+  work.then(
     () => encoded.end(),
     (error: unknown) => body.destroy(error instanceof Error ? error : new Error(String(error))),
   );
   // Whichever comes first: the first audio (send headers, then stream) or a failure before it.
   const first = await Promise.race([started, work.then(() => started)]);
-  void finished;
   return reply
     .type(mode === 'sse' ? 'text/event-stream' : contentTypeFor(job.format))
     .header('x-sample-rate', String(first.sampleRate))

@@ -106,6 +106,31 @@ for (const c of CASES) {
       }
     });
 
+    it('streams every format (stream_format=audio) as one file that decodes to the right duration', async () => {
+      for (const speed of [1, 4]) {
+        const reference = await duration({ input: THREE, speed });
+        for (const format of ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm']) {
+          const response = await speak({
+            input: THREE,
+            speed,
+            response_format: format,
+            stream_format: 'audio',
+          });
+          assert.equal(response.status, 200, `${format}: ${response.body.toString().slice(0, 200)}`);
+          assert.equal(response.headers['transfer-encoding'], 'chunked', `${format} is streamed`);
+          const rate = Number(response.headers['x-sample-rate']);
+          const decoded = await probeAudio(
+            response.body,
+            format === 'pcm' ? { sampleRate: rate } : undefined,
+          );
+          assert.ok(
+            Math.abs(decoded.durationSeconds - reference) < 0.2,
+            `${format} at ${speed}x: ${decoded.durationSeconds}s vs ${reference}s`,
+          );
+        }
+      }
+    });
+
     it('maps OpenAI voices to the default, refuses unknown voices (400) and names missing downloads (503)', async () => {
       const alias = await duration({ voice: 'nova' });
       const named = await duration({ voice: c.defaultVoice });
