@@ -27,6 +27,7 @@ import {
 } from '../voice-catalog.js';
 import { KOKORO_MAX_TOKENS, kokoroTokens } from './kokoro-vocab.js';
 import {
+  describeLoadFailure,
   executionProviders,
   type OnnxEngineOptions,
   voiceNotCachedError,
@@ -132,7 +133,15 @@ export class KokoroEngine implements TtsEngine {
 
   async load(): Promise<void> {
     await this.assertVoiceReady(this.defaultVoice());
-    this.pool = await OnnxWorkerPool.open(workerSetup(this.modelPath, this.options), this.options.workers);
+    try {
+      this.pool = await OnnxWorkerPool.open(workerSetup(this.modelPath, this.options), this.options.workers);
+    } catch (error) {
+      throw modelUnavailableError(
+        this.describe().modelName,
+        describeLoadFailure(error, this.options.device),
+        error,
+      );
+    }
   }
 
   async unload(): Promise<void> {

@@ -57,3 +57,10 @@ export function voiceNotCachedError(voice: string, missing: readonly CacheableMo
     `voice '${voice}' is not downloaded to MODEL_CACHE_DIR; run ${commands} (or set TTS_VOICE to a downloaded voice)`,
   );
 }
+
+/** The runtime's reason a model did not load, with what to do when it is the missing CUDA provider. */
+export function describeLoadFailure(error: unknown, device: Device): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (device !== 'cuda' || !/cuda/i.test(message)) return message;
+  return `${message} (TTS_DEVICE=cuda needs onnxruntime-node's CUDA provider: reinstall it with ONNXRUNTIME_NODE_INSTALL=cuda12 on a host with CUDA 12, or set TTS_DEVICE=cpu)`;
+}

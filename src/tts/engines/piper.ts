@@ -18,6 +18,7 @@ import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
 import { phonemize } from '../espeak-phonemizer.js';
 import { DEFAULT_PIPER_VOICE, findPiperVoice, PIPER_VOICES } from '../voice-catalog.js';
 import {
+  describeLoadFailure,
   executionProviders,
   type OnnxEngineOptions,
   voiceNotCachedError,
@@ -182,7 +183,7 @@ export class PiperEngine implements TtsEngine {
       await this.closeLeastRecent();
       return opened;
     } catch (error) {
-      throw modelUnavailableError(voice, error instanceof Error ? error.message : String(error), error);
+      throw modelUnavailableError(voice, describeLoadFailure(error, this.options.device), error);
     }
   }
 
