@@ -127,7 +127,8 @@ export class PiperEngine implements TtsEngine {
   async listVoices(): Promise<readonly VoiceInfo[]> {
     const all = [
       ...(this.localVoice ? [this.localVoice] : []),
-      ...PIPER_VOICES.map((v) => this.files(v.id) as VoiceFiles),
+      // A TTS_MODEL file named like a catalog voice stands for that voice: listed once.
+      ...PIPER_VOICES.filter((v) => v.id !== this.localVoice?.id).map((v) => this.files(v.id) as VoiceFiles),
     ];
     return Promise.all(
       all.map(async (files) => ({
