@@ -50,7 +50,13 @@ export class ServiceProcess {
     });
     const service = new ServiceProcess(child);
     const expected = args[1] === 'asr' || args[1] === 'tts' ? 1 : 2;
-    await service.waitFor(() => service.urls.size >= expected, 20_000, 'services to listen');
+    try {
+      await service.waitFor(() => service.urls.size >= expected, 20_000, 'services to listen');
+    } catch (error) {
+      // Never leave a half-started server running behind a failed test.
+      await service.stop();
+      throw error;
+    }
     return service;
   }
 
