@@ -22,4 +22,7 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-npm ci --no-audit --no-fund
+# npm ci would refuse this lock file: @fugood/whisper.node lists per-platform optional
+# packages that the registry does not have for its version, so they cannot be locked.
+# npm install still follows the lock for everything that is in it.
+npm install --no-audit --no-fund
