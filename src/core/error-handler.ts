@@ -80,13 +80,35 @@ export function registerErrorHandling(app: ServiceApp, metrics: ServiceMetrics, 
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, notFoundError(`${request.method} ${request.url}`)),
   );
+  registerOverLimitLinger(app);
+}
+
+/** How long the rest of an over-limit body is read and dropped before the socket is cut. */
+const LINGER_AFTER_413_MS = 2000;
+
+/**
+ * After a 413 the rest of the body is still arriving. Closing at once would make the
+ * kernel answer it with a reset, which destroys the 413 before the client reads it;
+ * so the socket keeps reading (and discarding, nothing is held) for a short linger,
+ * as nginx's lingering_close does, and is then cut off whatever is left.
+ */
+export function registerOverLimitLinger(app: ServiceApp): void {
+  // Fastify asks to close after a body-parser error; Node would then shut the socket
+  // as soon as the 413 is written and the reset race above begins.
+  app.addHook('onSend', async (_request, reply) => {
+    if (reply.statusCode === 413) reply.header('connection', 'keep-alive');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode !== 413 || request.raw.complete) return;
+    const socket = request.raw.socket;
+    const timer = setTimeout(() => socket.destroy(), LINGER_AFTER_413_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
 }
 
 export function sendError(reply: FastifyReply, error: VoiceStackError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  // A body over the limit must not be read to its end: closing the connection
-  // lets Node drop the rest instead of draining it.
-  if (error.status === 413) reply.header('connection', 'close');
   return reply
     .code(error.status)
     .type('application/json; charset=utf-8')

@@ -106,13 +106,17 @@ export class ModelSlot<E extends LoadableEngine> {
     this.idleTimer = undefined;
   }
 
-  private scheduleIdleUnload(): void {
+  private scheduleIdleUnload(delayMs = this.options.idleTimeoutMs): void {
     const timeout = this.options.idleTimeoutMs;
     if (timeout <= 0 || this.inFlight > 0 || this.closed) return;
-    this.idleTimer = this.clock.setTimer(timeout, () => {
+    this.idleTimer = this.clock.setTimer(delayMs, () => {
       this.idleTimer = undefined;
-      const idleFor = this.clock.now() - this.lastUsedTick;
-      if (this.inFlight === 0 && idleFor >= timeout) void this.unload('idle');
+      if (this.inFlight > 0) return;
+      const remaining = timeout - (this.clock.now() - this.lastUsedTick);
+      // Timers can fire a hair early against the monotonic clock; wait out the rest
+      // rather than give up, or the model would stay loaded for good.
+      if (remaining > 0) this.scheduleIdleUnload(remaining);
+      else void this.unload('idle');
     });
   }
 

@@ -60,6 +60,28 @@ describe('ModelSlot', () => {
     assert.equal(engine.loads, 2);
   });
 
+  it('re-arms when a timer fires a little before the idle time has passed', async () => {
+    /** Real timers can fire a millisecond early against performance.now(). */
+    class EarlyClock extends ManualClock {
+      private early = true;
+      override setTimer(delayMs: number, callback: () => void) {
+        const delay = this.early ? delayMs - 1 : delayMs;
+        this.early = false;
+        return super.setTimer(delay, callback);
+      }
+    }
+    const clock = new EarlyClock();
+    const engine = new CountingEngine();
+    const slot = new ModelSlot(engine, { idleTimeoutMs: 1000, clock });
+    await slot.use(async () => undefined);
+    clock.advance(999);
+    await tick();
+    assert.equal(slot.status().loaded, true, 'fired early, not yet idle long enough');
+    clock.advance(1);
+    await tick();
+    assert.equal(slot.status().loaded, false, 'the re-armed timer unloads it');
+  });
+
   it('never unloads while a request is in flight', async () => {
     const clock = new ManualClock();
     const engine = new CountingEngine();

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 
 /**
@@ -33,8 +34,10 @@ export function streamUpload(
       res.on('end', finish);
       res.on('error', finish);
     });
-    req.on('error', finish);
-    req.on('close', () => setTimeout(finish, 200));
+    // A write can fail (EPIPE) when the server closes right after answering, a moment
+    // before the answer is parsed here: give the response time to arrive.
+    req.on('error', () => setTimeout(finish, 1000));
+    req.on('close', () => setTimeout(finish, 1000));
     const pump = () => {
       while (!finished && status === undefined && bytesWritten < totalBytes) {
         const size = Math.min(chunk.length, totalBytes - bytesWritten);
@@ -49,4 +52,31 @@ export function streamUpload(
     if (options.preamble) req.write(options.preamble);
     pump();
   });
+}
+
+/**
+ * Checks one over-limit upload: the client reads a 413 `File too large`, stopped
+ * sending early, and the server logged the refusal with its reason.
+ */
+export async function assertRefusedTooLarge(
+  server: {
+    logsWith(field: string, value: unknown): unknown[];
+    waitFor(p: () => boolean, ms: number, what: string): Promise<void>;
+  },
+  upload: () => ReturnType<typeof streamUpload>,
+  options: { totalBytes: number; chunked: boolean },
+): Promise<void> {
+  const refusedBefore = server.logsWith('reason', 'file_too_large').length;
+  const result = await upload();
+  await server.waitFor(
+    () => server.logsWith('reason', 'file_too_large').length > refusedBefore,
+    5000,
+    'the 413 in the server log',
+  );
+  assert.equal(result.status, 413, `chunked=${options.chunked}: ${result.body}`);
+  assert.match(JSON.parse(result.body).error.message, /^File too large/);
+  assert.ok(
+    result.bytesWritten < options.totalBytes,
+    `chunked=${options.chunked}: stopped early (${result.bytesWritten} bytes)`,
+  );
 }
