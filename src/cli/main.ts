@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../core/package-version.js';
 import { registerLoadTestCommand } from '../loadtest/command.js';
+import { TTS_MODEL_ENTRIES } from '../tts/voice-catalog.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerInstallServiceCommands } from './install-service-command.js';
 import { loadSettingsOrExit } from './load-settings.js';
@@ -14,7 +15,7 @@ program
   .description('Self-hosted speech: ASR and TTS services and their tools')
   .version(packageVersion());
 registerServeCommand(program);
-registerModelsCommand(program, () => loadSettingsOrExit().modelCacheDir);
+registerModelsCommand(program, () => loadSettingsOrExit().modelCacheDir, { entries: TTS_MODEL_ENTRIES });
 registerLoadTestCommand(program);
 registerInstallServiceCommands(program);
 registerDoctorCommand(program);
