@@ -13,8 +13,8 @@ import { parseArgs } from 'node:util';
 import { FormData, request } from 'undici';
 import { WhisperCppEngine } from '../src/asr/engines/whisper-cpp.js';
 import { decodeAudio } from '../src/audio/decode.js';
-import { ServiceProcess } from '../test/support/service-process.js';
 import { FIXTURE_DIR } from '../test/support/fixtures.js';
+import { ServiceProcess } from '../test/support/service-process.js';
 import { generateWhisperModel, type WhisperPreset } from '../tools/gen-whisper-model.js';
 
 const THREADS = 2;
@@ -24,8 +24,29 @@ function speechOfLength(seconds: number): string {
   const path = join(FIXTURE_DIR, `bench-speech-${seconds}s.wav`);
   if (existsSync(path)) return path;
   const sentence = join(FIXTURE_DIR, 'bench-sentence.wav');
-  execFileSync('espeak-ng', ['-w', sentence, '-v', 'en-us', 'The quick brown fox jumps over the lazy dog, and then it rests for a while.']);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '-1', '-i', sentence, '-t', String(seconds), '-ar', '16000', '-ac', '1', path]);
+  execFileSync('espeak-ng', [
+    '-w',
+    sentence,
+    '-v',
+    'en-us',
+    'The quick brown fox jumps over the lazy dog, and then it rests for a while.',
+  ]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-stream_loop',
+    '-1',
+    '-i',
+    sentence,
+    '-t',
+    String(seconds),
+    '-ar',
+    '16000',
+    '-ac',
+    '1',
+    path,
+  ]);
   return path;
 }
 
@@ -50,15 +71,25 @@ async function viaService(baseUrl: string, file: Buffer): Promise<number> {
 async function viaEngine(engine: WhisperCppEngine, path: string): Promise<number> {
   const started = performance.now();
   const audio = await decodeAudio({ path });
-  await engine.transcribe(audio, { task: 'transcribe', language: 'en', wordTimestamps: false, vad: false }, new AbortController().signal);
+  await engine.transcribe(
+    audio,
+    { task: 'transcribe', language: 'en', wordTimestamps: false, vad: false },
+    new AbortController().signal,
+  );
   return performance.now() - started;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 export async function runAsrBench(options: { rounds: number; preset: WhisperPreset }): Promise<string> {
   const modelPath = await modelFor(options.preset);
-  const engine = new WhisperCppEngine({ modelPath, modelName: options.preset, device: 'cpu', threads: THREADS });
+  const engine = new WhisperCppEngine({
+    modelPath,
+    modelName: options.preset,
+    device: 'cpu',
+    threads: THREADS,
+  });
   await engine.load();
   const server = await ServiceProcess.start(['serve', 'asr'], {
     ASR_MODEL: modelPath,
