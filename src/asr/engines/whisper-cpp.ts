@@ -86,13 +86,24 @@ function loadNativeModule(variant: Variant): NativeModule {
   const module = requireNative(
     `@fugood/node-whisper-${process.platform}-${process.arch}${suffix}`,
   ) as NativeModule;
-  // Routing native logs to JS keeps whisper.cpp's chatter off stderr and lets load() read which
-  // backend it picked; the binding only reports that through its log.
-  module.WhisperContext.toggleNativeLog(true, (level, text) => {
-    for (const listener of nativeLogListeners) listener(level, text);
-  });
   loadedModules.set(variant, module);
   return module;
+}
+
+/**
+ * Routes native logs to JS while a model loads: that keeps whisper.cpp's chatter off
+ * stderr and lets load() read which backend it picked (the binding reports that only
+ * through its log). Routing is switched off again afterwards because the binding's
+ * thread-safe log callback keeps the process alive for as long as it is on.
+ */
+function routeNativeLogs(module: NativeModule, on: boolean): void {
+  if (on) {
+    module.WhisperContext.toggleNativeLog(true, (level, text) => {
+      for (const listener of nativeLogListeners) listener(level, text);
+    });
+  } else if (nativeLogListeners.size === 0) {
+    module.WhisperContext.toggleNativeLog(false);
+  }
 }
 
 function loadPreferredModule(
@@ -302,8 +313,11 @@ export class WhisperCppEngine implements AsrEngine {
       if (/compute buffer \(decode\)/.test(text)) loadLogged();
     };
     nativeLogListeners.add(listener);
+    let native: NativeModule | undefined;
     try {
       const { module, variant } = loadPreferredModule(device, logger);
+      native = module;
+      routeNativeLogs(module, true);
       // The constructor loads synchronously on this thread (the binding has no async load).
       this.context = new module.WhisperContext({ filePath: modelPath, useGpu: variant === 'cuda' });
       // Native log lines arrive through a thread-safe function, after the constructor has returned.
@@ -317,9 +331,15 @@ export class WhisperCppEngine implements AsrEngine {
       this.vad = this.loadVad(module);
     } catch (error) {
       const cause = nativeError ?? (error instanceof Error ? error.message : String(error));
-      throw modelUnavailableError(modelName, `whisper.cpp could not load '${modelPath}': ${cause}`, error);
+      logger?.warn(
+        { event: 'asr_model_load_failed', model: modelName, modelPath, cause },
+        'model load failed',
+      );
+      // The path stays in the log: error bodies name the model, never a file path.
+      throw modelUnavailableError(modelName, `whisper.cpp could not load the model file: ${cause}`, error);
     } finally {
       nativeLogListeners.delete(listener);
+      if (native) routeNativeLogs(native, false);
     }
     const loadMs = Math.round(performance.now() - started);
     logger?.info(
