@@ -4,7 +4,7 @@
  * directly, in the same run, on a generated model with the real `base`
  * dimensions (same compute as the real model). Also the real-time factor.
  *
- *   npm run build && node dist/bench/asr-service.js [--rounds 3] [--preset base]
+ *   npm run build && node dist/bench/asr-service.js [--rounds 3] [--preset base] [--sizes 10,60]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -82,7 +82,11 @@ async function viaEngine(engine: WhisperCppEngine, path: string): Promise<number
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
-export async function runAsrBench(options: { rounds: number; preset: WhisperPreset }): Promise<string> {
+export async function runAsrBench(options: {
+  rounds: number;
+  preset: WhisperPreset;
+  sizes: number[];
+}): Promise<string> {
   const modelPath = await modelFor(options.preset);
   const engine = new WhisperCppEngine({
     modelPath,
@@ -101,7 +105,7 @@ export async function runAsrBench(options: { rounds: number; preset: WhisperPres
     'audio   direct      service     overhead   RTF(service)',
   ];
   try {
-    for (const seconds of [10, 60]) {
+    for (const seconds of options.sizes) {
       const path = speechOfLength(seconds);
       const file = readFileSync(path);
       await viaService(server.url('asr'), file); // warm-up: loads the service's model
@@ -133,7 +137,17 @@ export async function runAsrBench(options: { rounds: number; preset: WhisperPres
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '3' }, preset: { type: 'string', default: 'base' } },
+    options: {
+      rounds: { type: 'string', default: '3' },
+      preset: { type: 'string', default: 'base' },
+      sizes: { type: 'string', default: '10,60' },
+    },
   });
-  console.log(await runAsrBench({ rounds: Number(values.rounds), preset: values.preset as WhisperPreset }));
+  console.log(
+    await runAsrBench({
+      rounds: Number(values.rounds),
+      preset: values.preset as WhisperPreset,
+      sizes: (values.sizes ?? '10,60').split(',').map(Number),
+    }),
+  );
 }
