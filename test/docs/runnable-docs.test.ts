@@ -1,6 +1,7 @@
 /**
- * Every ```bash runnable block in docs/ runs here against a live TTS server, so the
- * docs cannot rot. Blocks address the server as a reader would (localhost:5002)
+ * Every ```bash runnable block in docs/ runs here against live ASR and TTS servers
+ * (ASR on a generated whisper.cpp model), so the docs cannot rot. Blocks address
+ * the servers as a reader would (localhost:5001, localhost:5002)
  * and call `voice-stack`; the test points both at what it started. A block fails
  * when any command in it fails (`set -euo pipefail`).
  */
@@ -13,11 +14,13 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseSettings } from '../../src/core/settings.js';
 import { effectiveSettings } from '../../src/ops/doctor.js';
+import { testWhisperModel } from '../support/fixtures.js';
 import { OPS_CLI } from '../support/ops-cli-process.js';
 import { CLI_PATH, ServiceProcess } from '../support/service-process.js';
 
 const DOCS_DIR = fileURLToPath(new URL('../../../docs/', import.meta.url));
 const TTS_ADDRESS = /(?:http:\/\/)?localhost:5002/g;
+const ASR_ADDRESS = /(?:http:\/\/)?localhost:5001/g;
 
 interface Block {
   readonly file: string;
@@ -66,24 +69,20 @@ describe('docs: runnable blocks', () => {
   let server: ServiceProcess;
   let binDir: string;
   before(async () => {
-    server = await ServiceProcess.start(['serve', 'tts']);
+    server = await ServiceProcess.start(['serve'], { ASR_MODEL: await testWhisperModel() });
     binDir = makeShim();
   });
   after(() => server.stop());
 
-  test('the docs hold runnable blocks, and none needs the ASR service yet', () => {
+  test('the docs hold runnable blocks for both services', () => {
     assert.ok(blocks.length >= 8, `${blocks.length} runnable blocks`);
-    const asr = blocks.filter((b) => b.code.includes('localhost:5001'));
-    assert.deepEqual(
-      asr.map((b) => `${b.file}:${b.line}`),
-      [],
-    );
+    assert.ok(blocks.filter((b) => b.code.includes('localhost:5001')).length >= 3, 'ASR examples run too');
   });
 
   for (const block of blocks) {
     test(`${block.file}:${block.line}`, () => {
       const cwd = mkdtempSync(join(tmpdir(), 'vs-docs-run-'));
-      const code = block.code.replace(TTS_ADDRESS, server.url('tts'));
+      const code = block.code.replace(TTS_ADDRESS, server.url('tts')).replace(ASR_ADDRESS, server.url('asr'));
       const result = spawnSync('bash', ['-c', `set -euo pipefail\n${code}`], {
         cwd,
         encoding: 'utf8',
