@@ -90,18 +90,21 @@ function loadNativeModule(variant: Variant): NativeModule {
   return module;
 }
 
+/** Engines holding a loaded model; native logs are routed while any exists or loads. */
+let loadedEngines = 0;
+
 /**
- * Routes native logs to JS while a model loads: that keeps whisper.cpp's chatter off
- * stderr and lets load() read which backend it picked (the binding reports that only
- * through its log). Routing is switched off again afterwards because the binding's
- * thread-safe log callback keeps the process alive for as long as it is on.
+ * Routes native logs to JS while a model is loading or loaded: that keeps whisper.cpp's
+ * chatter off stderr and lets load() read which backend it picked (the binding reports
+ * that only through its log). Routing is switched off once no model is left, because
+ * the binding's thread-safe log callback keeps the process alive while it is on.
  */
 function routeNativeLogs(module: NativeModule, on: boolean): void {
   if (on) {
     module.WhisperContext.toggleNativeLog(true, (level, text) => {
       for (const listener of nativeLogListeners) listener(level, text);
     });
-  } else if (nativeLogListeners.size === 0) {
+  } else if (nativeLogListeners.size === 0 && loadedEngines === 0) {
     module.WhisperContext.toggleNativeLog(false);
   }
 }
@@ -284,6 +287,7 @@ function segment(
 export class WhisperCppEngine implements AsrEngine {
   private context: NativeWhisperContext | undefined;
   private vad: NativeVadContext | undefined;
+  private nativeModule: NativeModule | undefined;
   private device = 'cpu';
   /** One native call at a time per context: the binding would park a libuv thread on its mutex otherwise. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -329,6 +333,8 @@ export class WhisperCppEngine implements AsrEngine {
       }
       this.device = backend === undefined ? 'cpu' : `cuda (${backend})`;
       this.vad = this.loadVad(module);
+      loadedEngines += 1;
+      this.nativeModule = module;
     } catch (error) {
       const cause = nativeError ?? (error instanceof Error ? error.message : String(error));
       logger?.warn(
@@ -372,8 +378,13 @@ export class WhisperCppEngine implements AsrEngine {
   }
 
   async unload(): Promise<void> {
-    const { context, vad } = this;
+    const { context, vad, nativeModule } = this;
     this.context = undefined;
+    if (nativeModule) {
+      this.nativeModule = undefined;
+      loadedEngines -= 1;
+      routeNativeLogs(nativeModule, false);
+    }
     this.vad = undefined;
     // Release cancels queued work; a running call keeps the model alive natively until it returns.
     await Promise.all([context?.release(), vad?.release()]);
