@@ -6,49 +6,17 @@
  *
  *   npm run build && node dist/bench/asr-service.js [--rounds 3] [--preset base] [--sizes 10,60]
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FormData, request } from 'undici';
 import { WhisperCppEngine } from '../src/asr/engines/whisper-cpp.js';
 import { decodeAudio } from '../src/audio/decode.js';
-import { FIXTURE_DIR } from '../test/support/fixtures.js';
+import { FIXTURE_DIR, loopedSpeechWav } from '../test/support/fixtures.js';
 import { ServiceProcess } from '../test/support/service-process.js';
 import { generateWhisperModel, type WhisperPreset } from '../tools/gen-whisper-model.js';
 
 const THREADS = 2;
-
-/** Speech-like audio: espeak-ng sentences with pauses, repeated to the length wanted. */
-function speechOfLength(seconds: number): string {
-  const path = join(FIXTURE_DIR, `bench-speech-${seconds}s.wav`);
-  if (existsSync(path)) return path;
-  const sentence = join(FIXTURE_DIR, 'bench-sentence.wav');
-  execFileSync('espeak-ng', [
-    '-w',
-    sentence,
-    '-v',
-    'en-us',
-    'The quick brown fox jumps over the lazy dog, and then it rests for a while.',
-  ]);
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-stream_loop',
-    '-1',
-    '-i',
-    sentence,
-    '-t',
-    String(seconds),
-    '-ar',
-    '16000',
-    '-ac',
-    '1',
-    path,
-  ]);
-  return path;
-}
 
 async function modelFor(preset: WhisperPreset): Promise<string> {
   const path = join(FIXTURE_DIR, `ggml-${preset}-random.bin`);
@@ -106,7 +74,7 @@ export async function runAsrBench(options: {
   ];
   try {
     for (const seconds of options.sizes) {
-      const path = speechOfLength(seconds);
+      const path = loopedSpeechWav(seconds);
       const file = readFileSync(path);
       await viaService(server.url('asr'), file); // warm-up: loads the service's model
       await viaEngine(engine, path);

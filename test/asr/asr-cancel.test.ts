@@ -1,35 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FormData, request } from 'undici';
 import { generateSileroVadModel } from '../../tools/gen-whisper-model.js';
-import { FIXTURE_DIR, speechWav, testWhisperModel } from '../support/fixtures.js';
+import { FIXTURE_DIR, loopedSpeechWav, testWhisperModel } from '../support/fixtures.js';
 import { detailedHealth } from '../support/http.js';
 import { ServiceProcess } from '../support/service-process.js';
 
 /** Two minutes of speech with pauses: four whisper windows, long enough to cancel mid-way. */
 function longSpeech(): Buffer {
-  const path = join(FIXTURE_DIR, 'long-speech-120s.wav');
-  if (!existsSync(path)) {
-    const sentence = speechWav('Testing one two three. The service transcribes this sentence.', 'asr-speech');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-stream_loop',
-      '-1',
-      '-i',
-      sentence,
-      '-t',
-      '120',
-      '-ar',
-      '16000',
-      path,
-    ]);
-  }
-  return readFileSync(path);
+  return readFileSync(loopedSpeechWav(120));
 }
 
 function upload(url: string, data: Buffer, signal?: AbortSignal) {

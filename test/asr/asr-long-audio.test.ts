@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { FormData, request } from 'undici';
-import { FIXTURE_DIR, speechWav, testWhisperModel } from '../support/fixtures.js';
+import { loopedSpeechWav, testWhisperModel } from '../support/fixtures.js';
 import { http } from '../support/http.js';
 import { ServiceProcess } from '../support/service-process.js';
 
 const MINUTES = 30;
 const DECODED_BYTES = MINUTES * 60 * 16000 * 4;
-
-function thirtyMinutesOfSpeech(): string {
-  const path = join(FIXTURE_DIR, `speech-${MINUTES}min.wav`);
-  if (!existsSync(path)) {
-    const sentence = speechWav('Testing one two three. The service transcribes this sentence.', 'asr-speech');
-    const args = ['-v', 'error', '-y', '-stream_loop', '-1', '-i', sentence, '-t', String(MINUTES * 60)];
-    execFileSync('ffmpeg', [...args, '-ar', '16000', '-ac', '1', path]);
-  }
-  return path;
-}
 
 async function residentBytes(base: string): Promise<number> {
   const text = (await http(`${base}/metrics`)).body.toString();
@@ -31,7 +19,7 @@ describe('ASR on a 30-minute file (real server, real binding)', () => {
     const server = await ServiceProcess.start(['serve', 'asr'], { ASR_MODEL: await testWhisperModel() });
     try {
       const base = server.url('asr');
-      const file = readFileSync(thirtyMinutesOfSpeech());
+      const file = readFileSync(loopedSpeechWav(MINUTES * 60));
       const form = new FormData();
       form.append('file', new Blob([new Uint8Array(file)]), 'long.wav');
       form.append('response_format', 'verbose_json');

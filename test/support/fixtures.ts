@@ -29,3 +29,14 @@ export function convertAudio(input: string, name: string, extraArgs: string[] = 
   if (!existsSync(path)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', input, ...extraArgs, path]);
   return path;
 }
+
+/** The test sentence looped to `seconds` of 16 kHz mono WAV: speech-like audio of any length. */
+export function loopedSpeechWav(seconds: number): string {
+  const path = join(FIXTURE_DIR, `speech-loop-${seconds}s.wav`);
+  if (!existsSync(path)) {
+    const sentence = speechWav('Testing one two three. The service transcribes this sentence.', 'asr-speech');
+    const loop = ['-v', 'error', '-y', '-stream_loop', '-1', '-i', sentence, '-t', String(seconds)];
+    execFileSync('ffmpeg', [...loop, '-ar', '16000', '-ac', '1', path]);
+  }
+  return path;
+}
