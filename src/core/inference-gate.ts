@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
 import type { AdmissionQueue } from './admission-queue.js';
 import type { LoadableEngine } from './engine.js';
 import {
@@ -24,7 +23,6 @@ export class InferenceGate<E extends LoadableEngine> {
       readonly guard: ResourceGuard;
       readonly slot: ModelSlot<E>;
       readonly metrics: ServiceMetrics;
-      readonly logger: Logger;
       readonly modelName: () => string;
     },
   ) {}

@@ -50,13 +50,9 @@ export class ServiceHost {
     const { logger, shutdownGraceSeconds } = this.options;
     logger.info({ event: 'shutdown_started', reason, graceSeconds: shutdownGraceSeconds }, 'draining');
     const drained = Promise.all(
-      this.services.map(async ({ app, runtime }) => {
-        // Draining admission first makes new inference requests get a clear 503
-        // while the server finishes what it accepted.
-        const queueDrained = runtime.admission.close();
-        await Promise.all([app.close(), queueDrained]);
-        await runtime.slot.close();
-      }),
+      // The runtime starts draining first, so new inference requests get a clear
+      // 503 while the server finishes what it accepted.
+      this.services.map(({ app, runtime }) => Promise.all([runtime.close(), app.close()])),
     ).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {

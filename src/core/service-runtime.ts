@@ -51,7 +51,6 @@ export class ServiceRuntime<E extends LoadableEngine> {
       guard: this.guard,
       slot: this.slot,
       metrics,
-      logger,
       modelName: () => engine.describe().modelName,
     });
   }
