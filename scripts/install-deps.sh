@@ -2,12 +2,14 @@
 # Installs what Voice Stack needs on a Debian/Ubuntu machine, then its npm packages.
 #   espeak-ng  the zero-download TTS engine (and phonemiser for the neural voices)
 #   ffmpeg     decodes uploads (mp3, flac, ogg, m4a, webm, video) and encodes mp3/opus/aac/flac
+#   g++, make, python3  compile whisper.cpp for this CPU during `npm install` (about a minute;
+#              the prebuilt binary has no AVX and runs many times slower)
 # With --test it also installs what the test suite uses: chromium (renders the load
 # tester's HTML report) and systemd (systemd-analyze verifies the generated units).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(espeak-ng ffmpeg)
+packages=(espeak-ng ffmpeg g++ make python3)
 if [[ "${1:-}" == "--test" ]]; then packages+=(chromium systemd); fi
 
 missing=()
@@ -24,5 +26,6 @@ fi
 
 # npm ci would refuse this lock file: @fugood/whisper.node lists per-platform optional
 # packages that the registry does not have for its version, so they cannot be locked.
-# npm install still follows the lock for everything that is in it.
+# npm install still follows the lock for everything that is in it. Its postinstall patches
+# smart-whisper and compiles whisper.cpp for this CPU (scripts/build-whisper-native.mjs).
 npm install --no-audit --no-fund
