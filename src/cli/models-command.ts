@@ -94,10 +94,17 @@ function percentOf(bytes: number, total: number | undefined): string {
 async function pullModel(io: Io, name: string): Promise<void> {
   const entry = findEntry(io, name);
   if (!entry) return;
+  for (const file of [entry, ...(entry.companions ?? [])]) {
+    if (!(await pullFile(io, file))) return;
+  }
+}
+
+/** Downloads one file into the cache; false (and the exit code set) when it failed. */
+async function pullFile(io: Io, entry: CacheableModel): Promise<boolean> {
   const cache = io.cache();
   if (await cache.isCached(entry)) {
     io.out.write(`${entry.name} is already cached: ${cache.pathFor(entry)}\n`);
-    return;
+    return true;
   }
   const reporter = new ProgressReporter({ label: entry.fileName, stream: io.err });
   const controller = new AbortController();
@@ -110,9 +117,11 @@ async function pullModel(io: Io, name: string): Promise<void> {
     });
     reporter.finish();
     io.out.write(`Saved ${entry.name} to ${path}\n`);
+    return true;
   } catch (error) {
     reporter.fail();
     reportPullFailure(io, entry, error);
+    return false;
   } finally {
     process.removeListener('SIGINT', onSignal);
   }
@@ -133,10 +142,14 @@ function reportPullFailure(io: Io, entry: CacheableModel, error: unknown): void 
 async function removeModel(io: Io, name: string): Promise<void> {
   const target = name.includes('/') ? parseCachePath(io, name) : findEntry(io, name);
   if (!target) return;
+  const companions: readonly CacheableModel[] = (target as Partial<CacheableModel>).companions ?? [];
   try {
     const cache = io.cache();
-    const removed = await cache.remove(target);
-    io.out.write(removed ? `Removed ${cache.pathFor(target)}\n` : `${name} is not in the cache.\n`);
+    for (const file of [target, ...companions]) {
+      const removed = await cache.remove(file);
+      if (removed) io.out.write(`Removed ${cache.pathFor(file)}\n`);
+      else if (file === target) io.out.write(`${name} is not in the cache.\n`);
+    }
   } catch (error) {
     io.err.write(`Could not remove '${name}': ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

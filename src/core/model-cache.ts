@@ -24,6 +24,10 @@ export interface CacheableModel {
   readonly sha256?: string;
   /** Only for files whose publisher gives no SHA-256. */
   readonly sha1?: string;
+  /** Only for files whose publisher gives MD5 alone (Piper). Weak against tampering, fine for corruption. */
+  readonly md5?: string;
+  /** Files useless without this one and it without them (a Piper voice's .onnx.json): pulled and removed with it. */
+  readonly companions?: readonly CacheableModel[];
 }
 
 export interface CachedFile {
@@ -133,6 +137,7 @@ export class ModelCache {
       expectedSize: entry.sizeBytes,
       sha256: entry.sha256,
       sha1: entry.sha1,
+      md5: entry.md5,
       onProgress: options.onProgress,
       signal: options.signal,
     });

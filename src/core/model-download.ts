@@ -64,6 +64,8 @@ export interface DownloadFileOptions {
   readonly expectedSize?: number;
   readonly sha256?: string;
   readonly sha1?: string;
+  /** Only for files whose publisher gives MD5 alone (Piper's voices.json). */
+  readonly md5?: string;
   readonly onProgress?: (progress: DownloadProgress) => void;
   readonly signal?: AbortSignal;
   /** Longest wait for response headers, and for each chunk of the body. Default 30 s. */
@@ -282,7 +284,8 @@ function verify(part: PartFile, options: DownloadFileOptions): string {
   const digests = part.digests();
   checkDigest('SHA-256', options.sha256, digests.sha256, options.url);
   checkDigest('SHA-1', options.sha1, digests.sha1, options.url);
-  return digests.sha256;
+  checkDigest('MD5', options.md5, digests.md5, options.url);
+  return digests.sha256 ?? '';
 }
 
 function checkDigest(label: string, expected: string | undefined, actual: string | undefined, url: string) {
@@ -294,21 +297,27 @@ function checkDigest(label: string, expected: string | undefined, actual: string
   );
 }
 
+type DigestName = 'sha256' | 'sha1' | 'md5';
+
 /** The `.part` file: appends, keeps running digests, and can start over. */
 class PartFile {
   readonly path: string;
   received = 0;
   total: number | undefined;
   #handle: FileHandle | undefined;
-  #sha256: Hash = createHash('sha256');
-  #sha1: Hash | undefined;
-  readonly #wantSha1: boolean;
+  /** SHA-256 always (it is reported); SHA-1 and MD5 only when the catalog gives them. */
+  readonly #wanted: readonly DigestName[];
+  #hashes: Map<DigestName, Hash>;
 
-  private constructor(path: string, handle: FileHandle, wantSha1: boolean) {
+  private constructor(path: string, handle: FileHandle, wanted: readonly DigestName[]) {
     this.path = path;
     this.#handle = handle;
-    this.#wantSha1 = wantSha1;
-    this.#sha1 = wantSha1 ? createHash('sha1') : undefined;
+    this.#wanted = wanted;
+    this.#hashes = PartFile.#freshHashes(wanted);
+  }
+
+  static #freshHashes(wanted: readonly DigestName[]): Map<DigestName, Hash> {
+    return new Map(wanted.map((name) => [name, createHash(name)]));
   }
 
   /** Opens (or creates) the part file and hashes what is already there. */
@@ -316,7 +325,10 @@ class PartFile {
     try {
       const existing = await existingSize(path);
       if (options.expectedSize !== undefined && existing > options.expectedSize) await rm(path);
-      const part = new PartFile(path, await open(path, 'a'), options.sha1 !== undefined);
+      const wanted: DigestName[] = ['sha256'];
+      if (options.sha1 !== undefined) wanted.push('sha1');
+      if (options.md5 !== undefined) wanted.push('md5');
+      const part = new PartFile(path, await open(path, 'a'), wanted);
       await part.#rehash();
       return part;
     } catch (error) {
@@ -326,20 +338,18 @@ class PartFile {
 
   async append(chunk: Buffer): Promise<void> {
     await this.#requireHandle().write(chunk);
-    this.#sha256.update(chunk);
-    this.#sha1?.update(chunk);
+    for (const hash of this.#hashes.values()) hash.update(chunk);
     this.received += chunk.length;
   }
 
   async restart(): Promise<void> {
     await this.#requireHandle().truncate(0);
-    this.#sha256 = createHash('sha256');
-    this.#sha1 = this.#wantSha1 ? createHash('sha1') : undefined;
+    this.#hashes = PartFile.#freshHashes(this.#wanted);
     this.received = 0;
   }
 
-  digests(): { sha256: string; sha1: string | undefined } {
-    return { sha256: this.#sha256.copy().digest('hex'), sha1: this.#sha1?.copy().digest('hex') };
+  digests(): Partial<Record<DigestName, string>> {
+    return Object.fromEntries([...this.#hashes].map(([name, hash]) => [name, hash.copy().digest('hex')]));
   }
 
   /** Flushes to disk before the rename, so a crash cannot leave a short file under the final name. */
@@ -356,8 +366,7 @@ class PartFile {
 
   async #rehash(): Promise<void> {
     for await (const chunk of createReadStream(this.path)) {
-      this.#sha256.update(chunk as Buffer);
-      this.#sha1?.update(chunk as Buffer);
+      for (const hash of this.#hashes.values()) hash.update(chunk as Buffer);
       this.received += (chunk as Buffer).length;
     }
   }

@@ -7,8 +7,8 @@
  *   sizes (and MD5s) are those of Piper's own voices.json. Piper publishes MD5, not
  *   SHA-256; the SHA-256s given are Hugging Face's LFS object ids, found for four
  *   voices only (en_US-lessac-medium, en_US-ryan-medium, en_GB-alan-medium,
- *   en_GB-alba-medium). The others are checked by size only until someone records
- *   theirs. The `.onnx.json` configs changed size between releases, so only the four
+ *   en_GB-alba-medium). Every voice with a published MD5 has it checked by the
+ *   downloader too (size + MD5 where no SHA-256 is known). The `.onnx.json` configs changed size between releases, so only the four
  *   sizes read from the same listing as those hashes are given.
  *   de_DE-thorsten-high, pt_PT-tugão-medium and it_IT-paola-medium: no published size
  *   or hash was found; they download unchecked.
@@ -31,7 +31,7 @@ export interface PiperVoiceEntry {
   readonly gender?: 'female' | 'male';
   readonly model: CacheableModel;
   readonly config: CacheableModel;
-  /** Piper's published MD5 of the model (the downloader checks SHA-256/SHA-1 only). */
+  /** Piper's published MD5 of the model, also on `model` (the downloader checks it). */
   readonly md5?: string;
 }
 
@@ -48,6 +48,13 @@ function piperVoice(id: string, figures: PiperFigures): PiperVoiceEntry {
   const family = locale.split('_')[0] ?? '';
   const dir = `${PIPER_BASE}/${family}/${locale}/${encodeURIComponent(speaker)}/${quality}/${encodeURIComponent(id)}`;
   const fileName = id.normalize('NFD').replace(/[^A-Za-z0-9._-]/g, '');
+  const config: CacheableModel = {
+    family: 'piper',
+    name: `${id}.json`,
+    fileName: `${fileName}.onnx.json`,
+    url: `${dir}.onnx.json`,
+    ...(figures.configSize === undefined ? {} : { sizeBytes: figures.configSize }),
+  };
   const model: CacheableModel = {
     family: 'piper',
     name: id,
@@ -55,13 +62,9 @@ function piperVoice(id: string, figures: PiperFigures): PiperVoiceEntry {
     url: `${dir}.onnx`,
     ...(figures.size === undefined ? {} : { sizeBytes: figures.size }),
     ...(figures.sha256 === undefined ? {} : { sha256: figures.sha256 }),
-  };
-  const config: CacheableModel = {
-    family: 'piper',
-    name: `${id}.json`,
-    fileName: `${fileName}.onnx.json`,
-    url: `${dir}.onnx.json`,
-    ...(figures.configSize === undefined ? {} : { sizeBytes: figures.configSize }),
+    ...(figures.md5 === undefined ? {} : { md5: figures.md5 }),
+    // A Piper voice is its model plus its config (sample rate, phoneme map): one pull brings both.
+    companions: [config],
   };
   return {
     id,

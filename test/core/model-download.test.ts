@@ -17,6 +17,7 @@ import {
 const DATA = randomBytes(1 << 20);
 const SHA256 = createHash('sha256').update(DATA).digest('hex');
 const SHA1 = createHash('sha1').update(DATA).digest('hex');
+const MD5 = createHash('md5').update(DATA).digest('hex');
 
 interface Behaviour {
   ignoreRange?: boolean;
@@ -186,6 +187,18 @@ describe('downloadFile', () => {
     await assert.rejects(downloadFile(options('sha1-bad.bin', { sha256: undefined, sha1: '0'.repeat(40) })), {
       code: 'VS_ERR_DOWNLOAD_CHECKSUM',
     });
+  });
+
+  it('verifies an MD5 when that is all that is published (Piper voices), also across a resume', async () => {
+    server.reset({ cutAfter: { 0: 300_000 } });
+    await downloadFile(options('md5.bin', { sha256: undefined, md5: MD5 }));
+    await assertComplete('md5.bin');
+    assert.equal(server.requests.length, 2, 'the second request resumed the first');
+    server.reset();
+    await assert.rejects(downloadFile(options('md5-bad.bin', { sha256: undefined, md5: 'f'.repeat(32) })), {
+      code: 'VS_ERR_DOWNLOAD_CHECKSUM',
+    });
+    assert.ok(!(await readdir(dir)).some((name) => name.startsWith('md5-bad.bin')));
   });
 
   it('rejects a server whose file size differs from the expected one, before downloading it', async () => {

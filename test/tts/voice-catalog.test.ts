@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { WHISPER_MODELS } from '../../src/asr/model-catalog.js';
 import { registerModelsCommand } from '../../src/cli/models-command.js';
 import type { ProgressStream } from '../../src/cli/progress.js';
-import { validateCacheFileName } from '../../src/core/model-cache.js';
+import { type CacheableModel, validateCacheFileName } from '../../src/core/model-cache.js';
 import {
   KOKORO_VOICE_BYTES,
   KOKORO_VOICES,
@@ -59,5 +65,78 @@ describe('TTS voice catalog', () => {
     assert.match(out, /en_US-lessac-medium\s+63\.2 MB/);
     assert.match(out, /kokoro models:\n/);
     assert.match(out, /kokoro-af_heart/);
+  });
+
+  it('every Piper voice carries its config as a companion, and a published MD5 where there is one', () => {
+    for (const voice of PIPER_VOICES) {
+      assert.deepEqual(voice.model.companions, [voice.config]);
+      assert.equal(voice.model.md5, voice.md5);
+      if (voice.md5 !== undefined) assert.match(voice.md5, /^[0-9a-f]{32}$/);
+    }
+  });
+
+  it('`models pull` of a Piper voice fetches model and config, checking the MD5; `rm` removes both', async () => {
+    const files: Record<string, Buffer> = {
+      '/voice.onnx': Buffer.alloc(200_000, 7),
+      '/voice.onnx.json': Buffer.from('{"audio":{"sample_rate":22050}}'),
+    };
+    const server = createServer((req, res) => {
+      const body = files[req.url ?? ''];
+      res.writeHead(body === undefined ? 404 : 200).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dir = await mkdtemp(join(tmpdir(), 'vs-pull-'));
+    const md5 = (data: Buffer | undefined) =>
+      createHash('md5')
+        .update(data ?? Buffer.alloc(0))
+        .digest('hex');
+    const voice = (name: string, modelMd5: string): CacheableModel => ({
+      family: 'piper',
+      name,
+      fileName: `${name}.onnx`,
+      url: `${base}/voice.onnx`,
+      md5: modelMd5,
+      companions: [
+        {
+          family: 'piper',
+          name: `${name}.json`,
+          fileName: `${name}.onnx.json`,
+          url: `${base}/voice.onnx.json`,
+        },
+      ],
+    });
+    let out = '';
+    let err = '';
+    const run = async (...args: string[]) => {
+      const program = new Command().exitOverride();
+      registerModelsCommand(program, () => dir, {
+        entries: [
+          voice('xx_XX-good-medium', md5(files['/voice.onnx'])),
+          voice('xx_XX-bad-medium', '0'.repeat(32)),
+        ],
+        stdout: { write: (text: string) => void (out += text) },
+        stderr: { write: (text: string) => void (err += text) },
+      });
+      await program.parseAsync(['node', 'voice-stack', 'models', ...args]);
+    };
+    try {
+      await run('pull', 'xx_XX-good-medium');
+      assert.deepEqual((await readdir(join(dir, 'piper'))).sort(), [
+        'xx_XX-good-medium.onnx',
+        'xx_XX-good-medium.onnx.json',
+      ]);
+      await run('pull', 'xx_XX-bad-medium');
+      assert.equal(process.exitCode, 1);
+      process.exitCode = 0;
+      assert.match(err, /MD5 is [0-9a-f]{32}, expected 0{32}/);
+      assert.ok(!(await readdir(join(dir, 'piper'))).some((n) => n.startsWith('xx_XX-bad')), 'nothing kept');
+      await run('rm', 'xx_XX-good-medium');
+      assert.deepEqual(await readdir(join(dir, 'piper')), []);
+      assert.match(out, /Removed .*xx_XX-good-medium\.onnx\n.*Removed .*xx_XX-good-medium\.onnx\.json/s);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
