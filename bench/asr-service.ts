@@ -125,6 +125,8 @@ export async function runAsrBench(options: {
           direct.push(await viaBinding(module, model.handle, samples));
         }
       }
+      if (process.env.BENCH_VERBOSE)
+        console.error(`${seconds}s direct ${direct.map(Math.round)} service ${service.map(Math.round)}`);
       const d = median(direct);
       const s = median(service);
       let line = `${`${seconds}s`.padEnd(8)}${`${(d / 1000).toFixed(2)}s`.padEnd(12)}${`${(s / 1000).toFixed(2)}s`.padEnd(12)}${`${(((s - d) / d) * 100).toFixed(1)}%`.padEnd(11)}${(s / 1000 / seconds).toFixed(3).padEnd(15)}`;

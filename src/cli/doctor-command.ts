@@ -47,6 +47,7 @@ export function formatReport(report: DoctorReport): string {
     `cgroup:      ${report.cgroup.version}: memory ${report.cgroup.memoryMax}, memory+swap ${report.cgroup.swapMax}, cpu ${report.cgroup.cpuMax}`,
     `ffmpeg:      ${report.tools.ffmpeg ?? 'NOT FOUND'}`,
     `espeak-ng:   ${report.tools['espeak-ng'] ?? 'NOT FOUND'}`,
+    `whisper.cpp: ${report.whisperBuild ?? 'NOT BUILT for this CPU (prebuilt fallback, no AVX)'}`,
     ...modelLines(report),
     `Ports:       ${portLine(report, 'asr')}, ${portLine(report, 'tts')}`,
     '',

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { arch, availableParallelism, cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeNativeBuild } from '../asr/engines/smart-whisper.js';
 import { resolveWhisperModel } from '../asr/model-catalog.js';
 import { ModelCache } from '../core/model-cache.js';
 import { ResourceMonitor, type ResourceReading } from '../core/resource-guard.js';
@@ -31,6 +32,8 @@ export interface DoctorReport {
   readonly resources: ResourceReading;
   readonly cgroup: { version: 'v1' | 'v2' | 'none'; memoryMax: string; swapMax: string; cpuMax: string };
   readonly tools: Record<'ffmpeg' | 'espeak-ng', string | undefined>;
+  /** The whisper.cpp build for this CPU (from `npm install`); undefined when it is missing. */
+  readonly whisperBuild: string | undefined;
   readonly models: { cacheDir: string; cached: readonly string[]; asrModel: string; asrModelCached: boolean };
   readonly ports: Record<ServiceName, { port: number; free: boolean }>;
   readonly settings: Record<string, string>;
@@ -55,6 +58,7 @@ export async function diagnose(settings: Settings, settingsProblems: readonly st
     resources: new ResourceMonitor().read(),
     cgroup: readCgroup(),
     tools: { ffmpeg, 'espeak-ng': espeak },
+    whisperBuild: describeNativeBuild(),
     models,
     ports,
     settings: effectiveSettings(settings),
@@ -240,6 +244,12 @@ function findingsFor(facts: Facts, settings: Settings, settingsProblems: readonl
   if (facts.tools.ffmpeg === undefined) error('ffmpeg not found: install it (apt-get install ffmpeg).');
   if (facts.tools['espeak-ng'] === undefined && settings.tts.engine === 'espeak-ng') {
     error('espeak-ng not found: install it (apt-get install espeak-ng) or choose another TTS_ENGINE.');
+  }
+  if (facts.whisperBuild === undefined) {
+    warn(
+      'whisper.cpp was not compiled for this CPU: ASR falls back to a prebuilt binary without AVX, many times ' +
+        'slower. Install g++, make and python3, then run `npm install`.',
+    );
   }
   if (settings.asr.device === 'cuda' && facts.gpus.length === 0) {
     error('ASR_DEVICE=cuda but no NVIDIA GPU was found: use ASR_DEVICE=auto or cpu.');

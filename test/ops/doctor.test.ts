@@ -45,6 +45,8 @@ describe('voice-stack doctor', () => {
     }
     assert.match(result.stdout, new RegExp(`Node: +${process.versions.node.replaceAll('.', '\\.')}`));
     assert.match(result.stdout, /ffmpeg: +ffmpeg version/);
+    // npm install compiled whisper.cpp for this CPU; the line says with which flags.
+    assert.match(result.stdout, /whisper\.cpp: +smart-whisper, built here with -march=native/);
     assert.match(result.stdout, /API_KEY +\(set, hidden\)/);
     assert.doesNotMatch(`${result.stdout}${result.stderr}`, /correct-horse/);
   });

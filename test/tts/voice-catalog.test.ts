@@ -115,8 +115,16 @@ describe('TTS voice catalog', () => {
           voice('xx_XX-good-medium', md5(files['/voice.onnx'])),
           voice('xx_XX-bad-medium', '0'.repeat(32)),
         ],
-        stdout: { write: (text: string) => void (out += text) },
-        stderr: { write: (text: string) => void (err += text) },
+        stdout: {
+          write: (text: string) => {
+            out += text;
+          },
+        },
+        stderr: {
+          write: (text: string) => {
+            err += text;
+          },
+        },
       });
       await program.parseAsync(['node', 'voice-stack', 'models', ...args]);
     };

@@ -62,19 +62,17 @@ export interface SmartWhisperModule {
 const requireNative = createRequire(import.meta.url);
 const GREEDY = 0;
 
-/** How the binary was built, from the stamp the build script leaves beside it. */
-function buildDescription(): string {
+/** How the binary was built, from the stamp the build script leaves beside it; undefined when it was not built. */
+export function describeNativeBuild(): string | undefined {
   try {
-    const stampPath = join(
-      dirname(requireNative.resolve('smart-whisper/package.json')),
-      'build',
-      'voice-stack-build.json',
-    );
+    const buildDir = join(dirname(requireNative.resolve('smart-whisper/package.json')), 'build');
+    if (!existsSync(join(buildDir, 'Release', 'smart-whisper.node'))) return undefined;
+    const stampPath = join(buildDir, 'voice-stack-build.json');
     if (!existsSync(stampPath)) return 'smart-whisper, built with unknown flags';
     const stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as { flags?: string };
     return `smart-whisper, built here with ${stamp.flags ?? 'default flags'}`;
   } catch {
-    return 'smart-whisper';
+    return undefined;
   }
 }
 
@@ -94,7 +92,7 @@ class SmartWhisper implements WhisperBackend {
    * glibc's largest mmap threshold (32 MB), so those buffers go back to the system when freed.
    */
   readonly maxCallSeconds = 600;
-  readonly build = buildDescription();
+  readonly build = describeNativeBuild() ?? 'smart-whisper';
   /** Native calls still running, aborted ones included: the model is freed only after them. */
   private readonly running = new Set<Promise<unknown>>();
   private model: NativeModel | undefined;
