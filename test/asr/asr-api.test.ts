@@ -117,7 +117,11 @@ describe('ASR API on whisper.cpp with a generated model (real server, real bindi
         assert.ok(key in segment, `segment.${key}`);
       }
       assert.ok(segment.end <= body.duration + 0.5, 'segment inside the audio');
+      // Real figures from whisper.cpp, not placeholders.
+      assert.ok(segment.tokens.length > 0 && segment.tokens.every(Number.isInteger), 'token ids');
+      assert.ok(segment.avg_logprob < 0, `avg_logprob ${segment.avg_logprob}`);
     }
+    assert.ok(body.segments.length > 0);
     assert.equal(body.words, undefined);
   });
 
@@ -128,7 +132,7 @@ describe('ASR API on whisper.cpp with a generated model (real server, real bindi
     });
     assert.equal(verbose.status, 200, verbose.text);
     const words = verbose.json<{ words: { word: string; start: number; end: number }[] }>().words;
-    assert.ok(Array.isArray(words));
+    assert.ok(Array.isArray(words) && words.length > 0);
     for (const word of words) assert.ok(word.end >= word.start);
   });
 
