@@ -12,6 +12,7 @@ import { registerModelsCommand } from '../../src/cli/models-command.js';
 import type { ProgressStream } from '../../src/cli/progress.js';
 import { type CacheableModel, validateCacheFileName } from '../../src/core/model-cache.js';
 import {
+  KOKORO_MODELS,
   KOKORO_VOICE_BYTES,
   KOKORO_VOICES,
   PIPER_VOICES,
@@ -65,6 +66,17 @@ describe('TTS voice catalog', () => {
     assert.match(out, /en_US-lessac-medium\s+63\.2 MB/);
     assert.match(out, /kokoro models:\n/);
     assert.match(out, /kokoro-af_heart/);
+  });
+
+  it('checks every model file by size and SHA-256: all Piper voices and both Kokoro models', () => {
+    for (const model of [...PIPER_VOICES.map((v) => v.model), ...KOKORO_MODELS]) {
+      assert.match(model.sha256 ?? '', /^[0-9a-f]{64}$/, `${model.name} has a SHA-256`);
+      assert.ok((model.sizeBytes ?? 0) > 1_000_000, `${model.name} has a size`);
+    }
+    // Kokoro's URLs name a revision, so the bytes cannot change under the checksum.
+    for (const entry of TTS_MODEL_ENTRIES.filter((e) => e.family === 'kokoro')) {
+      assert.match(entry.url, /\/resolve\/[0-9a-f]{40}\//);
+    }
   });
 
   it('every Piper voice carries its config as a companion, and a published MD5 where there is one', () => {
