@@ -215,8 +215,9 @@ describe('ASR API on whisper.cpp with a generated model (real server, real bindi
       { field: 'audio_file', data: wav, name: 'a.wav' },
     );
     assert.equal(detect.status, 200, detect.text);
-    const detected = detect.json<{ detected_language: string; language_code: string }>();
+    const detected = detect.json<{ detected_language: string; language_code: string; confidence: number }>();
     assert.match(detected.language_code, /^[a-z]{2,3}$/);
+    assert.ok(detected.confidence > 0 && detected.confidence <= 1, `confidence ${detected.confidence}`);
     assert.ok(detected.detected_language.length > 2);
   });
 

@@ -162,11 +162,16 @@ describe('WhisperCppEngine', () => {
     await asr.unload();
   });
 
-  test('detects a language code', async () => {
+  test('detects a language code with its probability, as a transcription would', async () => {
     const asr = engine();
     await asr.load();
     const detected = await asr.detectLanguage(chirp(2), new AbortController().signal);
     assert.match(detected.code, /^[a-z]{2}$/);
+    const p = detected.probability ?? -1;
+    assert.ok(p > 0 && p <= 1, `probability ${p}`);
+    // The same detector whisper.cpp runs at the start of a transcription without a language.
+    const transcript = await asr.transcribe(chirp(2), transcribeDefaults, new AbortController().signal);
+    assert.equal(transcript.language, detected.code);
     await asr.unload();
   });
 

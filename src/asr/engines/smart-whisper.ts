@@ -39,7 +39,7 @@ interface NativeSegment {
 }
 
 /** The patched build sets `lang` on the array, so a language-only pass still reports it. */
-type NativeResults = NativeSegment[] & { lang?: string };
+type NativeResults = NativeSegment[] & { lang?: string; lang_p?: number };
 
 interface NativeModel {
   readonly handle: unknown;
@@ -128,8 +128,8 @@ class SmartWhisper implements WhisperBackend {
       ...(options.prompt === undefined || options.prompt === '' ? {} : { initial_prompt: options.prompt }),
       ...(options.temperature === undefined ? {} : { temperature: options.temperature, temperature_inc: 0 }),
       ...(options.wordTimestamps ? { token_timestamps: true } : {}),
-      // whisper.cpp detects the language before it checks the length to decode: 1 ms stops it there.
-      ...(options.languageOnly === true ? { duration_ms: 1 } : {}),
+      // The patched binding's language-only pass: one encoder pass, with the probability.
+      ...(options.languageOnly === true ? { detect_language: true } : {}),
     };
     return new Promise<WindowResult>((resolve, reject) => {
       let settle: () => void = () => {};
@@ -174,7 +174,11 @@ class SmartWhisper implements WhisperBackend {
         }));
       return { start: segment.from / 1000, end: segment.to / 1000, text: segment.text, tokens };
     });
-    return { language: language === undefined || language === '' ? undefined : language, segments };
+    return {
+      language: language === undefined || language === '' ? undefined : language,
+      segments,
+      ...(results.lang_p === undefined ? {} : { languageProbability: results.lang_p }),
+    };
   }
 
   async release(): Promise<void> {

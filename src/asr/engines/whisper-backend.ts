@@ -39,6 +39,8 @@ export interface WindowSegment {
 
 export interface WindowResult {
   readonly language: string | undefined;
+  /** How sure the detector was, 0–1, when the binding reports it (language-only passes). */
+  readonly languageProbability?: number;
   readonly segments: readonly WindowSegment[];
 }
 

@@ -230,8 +230,11 @@ export class WhisperCppEngine implements AsrEngine {
       { language: 'auto', translate: false, wordTimestamps: false, languageOnly: true },
       signal,
     );
-    // whisper.cpp computes the probability but neither binding returns it.
-    return { code: result.language ?? 'en' };
+    // The prebuilt binding does not return the probability; the one built here does.
+    return {
+      code: result.language ?? 'en',
+      ...(result.languageProbability === undefined ? {} : { probability: result.languageProbability }),
+    };
   }
 
   private requireBackend(): WhisperBackend {
