@@ -9,6 +9,7 @@ import type {
   TranscribeResult,
   WhisperContext,
 } from '@fugood/whisper.node';
+import { floatToS16le } from '../../audio/wav.js';
 import { clientClosedError, engineFailedError } from '../../core/errors.js';
 import type {
   BackendLogger,
@@ -86,13 +87,12 @@ function routeNativeLogs(module: NativeModule, on: boolean): void {
   }
 }
 
+/** The binding takes 16-bit PCM as an ArrayBuffer; floatToS16le's Buffer owns its whole ArrayBuffer. */
 function toInt16(samples: Float32Array): ArrayBuffer {
-  const pcm = new Int16Array(samples.length);
-  for (let i = 0; i < samples.length; i++) {
-    const s = Math.max(-1, Math.min(1, samples[i] ?? 0));
-    pcm[i] = s < 0 ? s * 0x8000 : s * 0x7fff;
-  }
-  return pcm.buffer;
+  const pcm = floatToS16le(samples);
+  const buffer = pcm.buffer as ArrayBuffer; // Buffer.alloc never hands out shared memory
+  const whole = pcm.byteOffset === 0 && pcm.byteLength === buffer.byteLength;
+  return whole ? buffer : buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength);
 }
 
 /**
