@@ -1,10 +1,10 @@
 /**
- * Cuts 16 kHz audio into the windows whisper.cpp decodes (at most 30 s each), and maps times in a
- * window back to the input. One native call per window bounds how long a cancellation waits and
- * lets speech found by VAD be packed into few encoder passes.
+ * Cuts 16 kHz audio into the pieces handed to whisper.cpp one call each (at most the backend's
+ * maxCallSeconds: 30 s for a binding that cannot stop inside a call, longer for one that can),
+ * and maps times in a piece back to the input. Speech found by VAD is packed into few pieces.
  */
 export const SAMPLE_RATE = 16000;
-/** whisper.cpp decodes 30 s windows; one native call per window bounds how long a stop takes. */
+/** whisper.cpp's own window: the default piece length, and all a language detection looks at. */
 export const MAX_PIECE_SECONDS = 30;
 /** A cut is placed at the quietest 20 ms frame within this many seconds before a piece's end. */
 const CUT_SEARCH_SECONDS = 5;
@@ -66,7 +66,7 @@ export function splitIntoPieces(
 }
 
 /**
- * Packs speech regions into pieces of at most 30 s, each region kept whole (or split when longer),
+ * Packs speech regions into pieces of at most `maxSeconds`, each region kept whole (or split when longer),
  * so a file with many short utterances costs few encoder passes instead of one per utterance.
  */
 export function packSpeech(
