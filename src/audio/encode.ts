@@ -144,6 +144,9 @@ function tempoArgs(tempo: number): string[] {
 
 /** atempo is only exact within 0.5–2, so larger changes are made as a chain of steps. */
 export function atempoChain(tempo: number): string {
+  // A non-finite or non-positive tempo would never leave the loops below.
+  if (!Number.isFinite(tempo) || tempo <= 0)
+    throw new RangeError(`tempo must be a positive number: ${tempo}`);
   const steps: number[] = [];
   let rest = tempo;
   while (rest > 2) {

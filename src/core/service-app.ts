@@ -86,7 +86,11 @@ export async function createServiceApp<E extends LoadableEngine>(
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    // strictNumbers: NaN and ±Infinity (JSON's 1e400, a coerced "Infinity") are not numbers
+    // to any route, so no range check below ever sees one.
+    ajv: {
+      customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false, strictNumbers: true },
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);

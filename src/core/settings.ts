@@ -37,6 +37,8 @@ export interface TtsSettings extends ServiceSettings {
   readonly voice: string | undefined;
   readonly device: Device;
   readonly maxTextChars: number;
+  /** Longest audio one speech request may produce, in seconds (at the requested speed). */
+  readonly maxSpeechSeconds: number;
 }
 
 export interface Settings {
@@ -148,6 +150,7 @@ export function parseSettings(env: Env): Settings {
       voice: reader.raw('TTS_VOICE'),
       device: reader.read('TTS_DEVICE', oneOf(DEVICES), 'auto'),
       maxTextChars: reader.read('MAX_TEXT_CHARS', wholeNumber(1, 1_000_000), 4096),
+      maxSpeechSeconds: reader.read('MAX_SPEECH_SECONDS', decimal(1, 86_400), 600),
     },
     queueTimeoutSeconds: reader.read('QUEUE_TIMEOUT_SECONDS', decimal(0.001, 86_400), 300),
     memoryThresholdPercent: reader.read('MEMORY_THRESHOLD_PERCENT', decimal(0, 100), 90),

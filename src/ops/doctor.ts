@@ -208,6 +208,7 @@ export function effectiveSettings(settings: Settings): Record<string, string> {
     TTS_VOICE: settings.tts.voice ?? '(engine default)',
     TTS_DEVICE: settings.tts.device,
     MAX_TEXT_CHARS: String(settings.tts.maxTextChars),
+    MAX_SPEECH_SECONDS: String(settings.tts.maxSpeechSeconds),
   };
   for (const service of ['asr', 'tts'] as const) {
     const s = settings[service];

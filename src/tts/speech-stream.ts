@@ -12,6 +12,8 @@ import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type AudioFormat, contentTypeFor, encodeAudio } from '../audio/encode.js';
 import { durationSeconds, type PcmAudio } from '../audio/pcm-audio.js';
+import { resample } from '../audio/resample.js';
+import { invalidParameterError } from '../core/errors.js';
 import type { ServiceRuntime } from '../core/service-runtime.js';
 import type { SynthesisResult, TtsEngine } from './engines/tts-engine.js';
 import { createStreamEncoder, type StreamEncoder } from './stream-encoder.js';
@@ -23,20 +25,45 @@ export interface SpeechJob {
   readonly voice: string;
   readonly speed: number;
   readonly format: AudioFormat;
+  /** MAX_SPEECH_SECONDS: the most audio this request may produce. */
+  readonly maxSeconds: number;
 }
 
 type Runtime = ServiceRuntime<TtsEngine>;
 
-async function synthesizeChunk(
+/**
+ * Synthesises the job's chunks one by one, counting the audio they make: a short text
+ * can expand into a very long recording (one character read as several words), so
+ * the bound is on what comes out, checked after every chunk.
+ */
+async function* synthesizeChunks(
   runtime: Runtime,
   engine: TtsEngine,
   job: SpeechJob,
-  text: string,
   signal: AbortSignal,
-): Promise<SynthesisResult> {
-  const result = await engine.synthesize({ text, voice: job.voice, speed: job.speed }, signal);
-  runtime.metrics.audioSeconds.inc(durationSeconds(result.audio) / result.residualSpeed);
-  return result;
+): AsyncGenerator<SynthesisResult> {
+  let seconds = 0;
+  for (const text of job.chunks) {
+    const result = await engine.synthesize({ text, voice: job.voice, speed: job.speed }, signal);
+    const chunkSeconds = durationSeconds(result.audio) / result.residualSpeed;
+    seconds += chunkSeconds;
+    if (seconds > job.maxSeconds) {
+      throw invalidParameterError(
+        'input',
+        `would produce more than MAX_SPEECH_SECONDS (${job.maxSeconds} s) of audio; send it in parts`,
+      );
+    }
+    runtime.metrics.audioSeconds.inc(chunkSeconds);
+    yield { ...result, audio: atFormatRate(result.audio, job.format) };
+  }
+}
+
+/** OpenAI defines `pcm` as 24 kHz: clients play it at that rate whatever the engine made. */
+export const PCM_RATE = 24_000;
+
+function atFormatRate(audio: PcmAudio, format: AudioFormat): PcmAudio {
+  if (format !== 'pcm' || audio.sampleRate === PCM_RATE) return audio;
+  return { sampleRate: PCM_RATE, samples: resample(audio.samples, audio.sampleRate, PCM_RATE) };
 }
 
 function concatAudio(results: readonly SynthesisResult[]): PcmAudio {
@@ -58,7 +85,7 @@ export async function synthesizeWhole(
 ): Promise<{ body: Buffer; sampleRate: number }> {
   return runtime.gate.run(request, reply, async (engine, signal) => {
     const results: SynthesisResult[] = [];
-    for (const text of job.chunks) results.push(await synthesizeChunk(runtime, engine, job, text, signal));
+    for await (const result of synthesizeChunks(runtime, engine, job, signal)) results.push(result);
     const audio = concatAudio(results);
     const tempo = results[0]?.residualSpeed ?? 1;
     return { body: await encodeAudio(audio, job.format, { tempo, signal }), sampleRate: audio.sampleRate };
@@ -94,6 +121,7 @@ export async function streamSpeech(
   const body = new PassThrough();
   const encoded = mode === 'sse' ? sseEvents() : body;
   if (mode === 'sse') encoded.pipe(body);
+  let streaming = false;
   let onStart: (started: Started) => void = () => {};
   const started = new Promise<Started>((resolve) => {
     onStart = resolve;
@@ -101,10 +129,10 @@ export async function streamSpeech(
   const work = runtime.gate.run(request, reply, async (engine, signal) => {
     let encoder: StreamEncoder | undefined;
     try {
-      for (const text of job.chunks) {
-        const result = await synthesizeChunk(runtime, engine, job, text, signal);
+      for await (const result of synthesizeChunks(runtime, engine, job, signal)) {
         if (!encoder) {
           encoder = createStreamEncoder(job.format, result.audio.sampleRate, result.residualSpeed, encoded);
+          streaming = true;
           onStart({ sampleRate: result.audio.sampleRate });
         }
         await encoder.write(result.audio.samples);
@@ -115,9 +143,17 @@ export async function streamSpeech(
       throw error;
     }
   });
+  // Before the first audio nobody reads `body`: a failure then (client gone while queued,
+  // queue timeout, bad voice) is answered by the race below as an ordinary error, and
+  // destroying an unread stream with an error would be an unhandled 'error' event.
+  // After it, the reply owns `body`; cutting it is how a client learns the audio broke.
+  body.on('error', (error) => request.log.debug({ err: error }, 'speech stream cut'));
   work.then(
     () => encoded.end(),
-    (error: unknown) => body.destroy(error instanceof Error ? error : new Error(String(error))),
+    (error: unknown) => {
+      if (streaming) body.destroy(error instanceof Error ? error : new Error(String(error)));
+      else body.end();
+    },
   );
   // Whichever comes first: the first audio (send headers, then stream) or a failure before it.
   const first = await Promise.race([started, work.then(() => started)]);

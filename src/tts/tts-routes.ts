@@ -5,22 +5,10 @@ import type { ServiceApp } from '../core/service-app.js';
 import type { ServiceRuntime } from '../core/service-runtime.js';
 import type { TtsSettings } from '../core/settings.js';
 import type { TtsEngine } from './engines/tts-engine.js';
+import { DEFAULT_VOICE_NAME, engineVoiceFor, isOpenAiVoice, OPENAI_VOICES } from './openai-voices.js';
 import { type SpeechJob, type StreamFormat, streamSpeech, synthesizeWhole } from './speech-stream.js';
 import { chunkText } from './text-chunker.js';
 
-/** OpenAI's voice names; each maps to the engine's default voice so OpenAI clients work unchanged. */
-export const OPENAI_VOICES = [
-  'alloy',
-  'ash',
-  'ballad',
-  'coral',
-  'echo',
-  'fable',
-  'onyx',
-  'nova',
-  'sage',
-  'shimmer',
-];
 /** OpenAI's model names, accepted as aliases of the configured engine. */
 const OPENAI_TTS_MODELS = ['tts-1', 'tts-1-hd', 'gpt-4o-mini-tts'];
 
@@ -31,7 +19,10 @@ const SpeechBody = Type.Object({
   model: Type.Optional(Type.String({ maxLength: 256, description: 'tts-1, tts-1-hd or the engine name' })),
   input: Type.String({ description: 'Text to speak (at most MAX_TEXT_CHARS characters)' }),
   voice: Type.Optional(
-    Type.String({ maxLength: 128, description: 'Engine voice id or an OpenAI voice name' }),
+    Type.Union([
+      Type.String({ maxLength: 128, description: 'Engine voice id, an OpenAI voice name or `default`' }),
+      Type.Object({ id: Type.String({ maxLength: 128 }) }, { description: 'The newer OpenAI shape' }),
+    ]),
   ),
   response_format: Type.Optional(Type.Enum(AUDIO_FORMATS)),
   speed: Type.Optional(Type.Number({ minimum: MIN_SPEED, maximum: MAX_SPEED })),
@@ -50,12 +41,48 @@ function streamMode(format: AudioFormat, requested: StreamFormat | undefined): S
   return requested ?? (STREAMED_BY_DEFAULT.has(format) ? 'audio' : undefined);
 }
 
-async function resolveVoice(engine: TtsEngine, requested: string | undefined): Promise<string> {
-  if (requested === undefined || requested === '' || OPENAI_VOICES.includes(requested.toLowerCase())) {
-    return engine.defaultVoice();
+type RequestedVoice = string | { id: string } | undefined;
+
+/**
+ * The engine voice a request names. An OpenAI name whose mapped voice is not on this
+ * host (a Kokoro style file not pulled) speaks with the configured voice instead of
+ * failing: clients send these names without knowing what is installed.
+ */
+async function resolveVoice(engine: TtsEngine, requested: RequestedVoice): Promise<string> {
+  const name = typeof requested === 'object' ? requested.id : requested;
+  const fallback = engine.defaultVoice();
+  if (name === undefined || name === '' || name.toLowerCase() === DEFAULT_VOICE_NAME) return fallback;
+  const lower = name.toLowerCase();
+  if (isOpenAiVoice(lower)) {
+    const mapped = engineVoiceFor(engine.describe().engine, lower, fallback);
+    return (await isUsable(engine, mapped)) ? mapped : fallback;
   }
-  if (await engine.hasVoice(requested)) return requested;
-  throw invalidParameterError('voice', `unknown voice '${requested}'; GET /v1/audio/voices lists them`);
+  if (await engine.hasVoice(name)) return name;
+  throw invalidParameterError('voice', `unknown voice '${name}'; GET /v1/audio/voices lists them`);
+}
+
+async function isUsable(engine: TtsEngine, voice: string): Promise<boolean> {
+  if (!(await engine.hasVoice(voice))) return false;
+  return engine.assertVoiceReady(voice).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function openAiVoiceMap(engine: TtsEngine): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    [DEFAULT_VOICE_NAME, ...OPENAI_VOICES].map(async (name) => [name, await resolveVoice(engine, name)]),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** The schema already refuses non-numbers and NaN/±Infinity; this keeps the engine safe from any caller. */
+function checkedSpeed(speed: number | undefined): number {
+  if (speed === undefined) return 1;
+  if (!Number.isFinite(speed) || speed < MIN_SPEED || speed > MAX_SPEED) {
+    throw invalidParameterError('speed', `must be a number between ${MIN_SPEED} and ${MAX_SPEED}`);
+  }
+  return speed;
 }
 
 /**
@@ -102,8 +129,9 @@ export function registerTtsRoutes(
       const job: SpeechJob = {
         chunks: chunkText(text),
         voice,
-        speed: body.speed ?? 1,
+        speed: checkedSpeed(body.speed),
         format: body.response_format ?? 'mp3',
+        maxSeconds: settings.maxSpeechSeconds,
       };
       const mode = streamMode(job.format, body.stream_format);
       if (mode) return streamSpeech(runtime, request, reply, job, mode);
@@ -120,7 +148,7 @@ export function registerTtsRoutes(
     return {
       engine: engine.describe().engine,
       default_voice: engine.defaultVoice(),
-      openai_voice_aliases: Object.fromEntries(OPENAI_VOICES.map((v) => [v, engine.defaultVoice()])),
+      openai_voice_aliases: await openAiVoiceMap(engine),
       voices,
     };
   });
