@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -16,15 +17,21 @@ export interface UploadedFile {
   readonly bytes: number;
 }
 
+/** A spool file and the moment its writer let go of it (only then can it be removed for good). */
+interface SpoolEntry {
+  readonly path: string;
+  readonly closed: Promise<void>;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
-    uploadPaths?: string[];
+    spoolEntries?: SpoolEntry[];
   }
 }
 
 /** Multipart framing on top of the file itself; a body this much over the limit is refused unread. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
-let uploadCounter = 0;
+const SPOOL_PREFIX = 'voice-stack-uploads-';
 
 export function isUploadedFile(value: unknown): value is UploadedFile {
   return typeof value === 'object' && value !== null && (value as UploadedFile).kind === 'upload';
@@ -44,16 +51,19 @@ export function requireUpload(value: unknown, field: string): UploadedFile {
  */
 export async function registerUploads(app: ServiceApp, maxUploadMb: number): Promise<void> {
   const maxBytes = Math.floor(maxUploadMb * 1024 * 1024);
-  const dir = join(tmpdir(), `voice-stack-uploads-${process.pid}`);
-  await mkdir(dir, { recursive: true });
+  await sweepStaleSpools(tmpdir());
+  const dir = join(tmpdir(), `${SPOOL_PREFIX}${process.pid}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
     limits: { fileSize: maxBytes, files: 1, fields: 32, fieldSize: 64 * 1024 },
     throwFileSizeLimit: true,
     async onFile(this: FastifyRequest, part: MultipartFile) {
-      const path = join(dir, `${Date.now()}-${uploadCounter++}`);
-      this.uploadPaths = [...(this.uploadPaths ?? []), path];
-      const output = createWriteStream(path);
+      // Unguessable, so no upload can name another client's spool file.
+      const path = join(dir, randomBytes(16).toString('hex'));
+      const output = createWriteStream(path, { mode: 0o600 });
+      const closed = new Promise<void>((resolve) => output.once('close', () => resolve()));
+      this.spoolEntries = [...(this.spoolEntries ?? []), { path, closed }];
       // Fail at the limit itself: otherwise the stream is only truncated and the
       // rest of the body would still be read to its end.
       part.file.once('limit', () => part.file.destroy(fileTooLargeError(maxUploadMb)));
@@ -78,10 +88,39 @@ export async function registerUploads(app: ServiceApp, maxUploadMb: number): Pro
   app.addHook('onClose', async () => rm(dir, { recursive: true, force: true }));
 }
 
+/**
+ * Removes a request's spool files once their writers have closed: a file removed while
+ * its stream was still opening would be created again behind the removal and stay.
+ */
 async function removeUploads(request: FastifyRequest): Promise<void> {
-  const paths = request.uploadPaths ?? [];
-  request.uploadPaths = [];
-  await Promise.all(paths.map((path) => rm(path, { force: true })));
+  const entries = request.spoolEntries ?? [];
+  request.spoolEntries = [];
+  await Promise.all(
+    entries.map(async ({ path, closed }) => {
+      await closed;
+      await rm(path, { force: true });
+    }),
+  );
+}
+
+/** Spool folders of processes that are gone (killed, crashed) would otherwise stay forever. */
+async function sweepStaleSpools(parent: string): Promise<void> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(SPOOL_PREFIX)) continue;
+    const pid = Number(name.slice(SPOOL_PREFIX.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Refuses, before reading a byte, a body whose declared length is already over the limit. */

@@ -7,7 +7,7 @@ import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { audioDecodeError, engineFailedError, isVoiceStackError } from '../core/errors.js';
-import { FfmpegError, ffmpegAvailable, runFfmpeg } from './ffmpeg.js';
+import { FfmpegError, ffmpegAvailable, restrictedInputArgs, runFfmpeg } from './ffmpeg.js';
 import type { PcmAudio } from './pcm-audio.js';
 import { resample } from './resample.js';
 import { isWav, parseWavMono, s16leToFloat } from './wav.js';
@@ -40,7 +40,13 @@ const DEFAULT_MAX_SECONDS = 4 * 3600;
  * Larger WAVs go to ffmpeg when it is there: parsing in process would add a float copy at
  * the source rate (3× the decoded size for 48 kHz) and is slower than ffmpeg's C resampler.
  */
-const IN_PROCESS_WAV_MAX_BYTES = 64 * 1024 * 1024;
+const IN_PROCESS_WAV_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * In-process resampling runs on the event loop, so it takes at most this many output
+ * samples (about two minutes at 16 kHz); longer results are ffmpeg's, in its own process.
+ * A small WAV declaring a low rate would otherwise expand into an hour of work here.
+ */
+const IN_PROCESS_MAX_OUTPUT_SAMPLES = 2_000_000;
 const HEAD_BYTES = 16;
 
 export async function decodeAudio(input: DecodeInput, options: DecodeOptions = {}): Promise<PcmAudio> {
@@ -83,15 +89,26 @@ async function decodeData(data: Uint8Array, context: DecodeContext): Promise<Pcm
   try {
     return decodeWavInProcess(data, context.rate);
   } catch (wavError) {
-    // WAV encodings the parser does not handle (µ-law, ADPCM, …) may still be ffmpeg's to decode.
+    // WAV encodings the parser does not handle (µ-law, ADPCM, …) and long WAVs may still be
+    // ffmpeg's to decode; a header that lies (a rate out of bounds, no channels) is not.
+    if (!isFfmpegsToDecode(wavError)) throw wavError;
     return decodeWithFfmpeg({ data }, context).catch(() => {
       throw wavError;
     });
   }
 }
 
+function isFfmpegsToDecode(error: unknown): boolean {
+  return (
+    error instanceof Error && /unsupported WAV encoding|too long to decode in process/.test(error.message)
+  );
+}
+
 function decodeWavInProcess(data: Uint8Array, rate: number): PcmAudio {
   const mono = parseWavMono(data);
+  if ((mono.samples.length * rate) / mono.sampleRate > IN_PROCESS_MAX_OUTPUT_SAMPLES) {
+    throw audioDecodeError('the WAV is too long to decode in process');
+  }
   return { sampleRate: rate, samples: resample(mono.samples, mono.sampleRate, rate) };
 }
 
@@ -137,15 +154,14 @@ function rejectPlaylist(head: Uint8Array): void {
 
 async function decodeWithFfmpeg(source: FfmpegSource, context: DecodeContext): Promise<PcmAudio> {
   if ('data' in source && needsSeekableInput(source.data)) return decodeViaTempFile(source.data, context);
-  const input = 'path' in source ? `file:${source.path}` : 'pipe:0';
   try {
     const bytes = await runFfmpeg({
-      args: decodeArgs(input, context.rate),
+      args: decodeArgs(source, context.rate),
       ...('data' in source ? { stdin: source.data } : {}),
       signal: context.signal,
       timeoutMs: context.timeoutMs,
       maxOutputBytes: context.maxSeconds * context.rate * 4,
-      redact: 'path' in source ? [input, source.path] : [],
+      redact: 'path' in source ? [`file:${source.path}`, source.path] : [],
     });
     return { sampleRate: context.rate, samples: new Float32Array(bytes.buffer, 0, bytes.byteLength >> 2) };
   } catch (error) {
@@ -153,12 +169,12 @@ async function decodeWithFfmpeg(source: FfmpegSource, context: DecodeContext): P
   }
 }
 
-/** Only the first audio track, as mono f32le; the protocol whitelist keeps ffmpeg off the network. */
-function decodeArgs(input: string, rate: number): string[] {
-  const fromPipe = input === 'pipe:0';
+/** Only the first audio track, as mono f32le, from the one input ffmpeg may open. */
+function decodeArgs(source: FfmpegSource, rate: number): string[] {
+  const fromStdin = 'data' in source;
   return [
-    ...(fromPipe ? [] : ['-nostdin']),
-    ...['-protocol_whitelist', fromPipe ? 'pipe' : 'file', '-i', input],
+    ...(fromStdin ? [] : ['-nostdin']),
+    ...restrictedInputArgs(fromStdin ? 'stdin' : { path: source.path }),
     ...['-map', '0:a:0', '-ac', '1', '-ar', String(rate), '-f', 'f32le', 'pipe:1'],
   ];
 }
@@ -198,6 +214,11 @@ function decodeFailure(error: unknown, context: DecodeContext): unknown {
 }
 
 function explain(detail: string): string {
+  // One answer for every refused demuxer, whatever the upload names: nothing tells
+  // whether a file it points at exists.
+  if (/not on (the )?(format )?whitelist/i.test(detail)) {
+    return 'the data is not a recognised audio or video format (playlists and concat lists are refused)';
+  }
   if (/matches no streams|does not contain any stream/i.test(detail)) return 'the file has no audio track';
   if (/Invalid data found when processing input/i.test(detail)) {
     return 'the data is not a recognised audio or video format, or it is corrupt';

@@ -43,6 +43,60 @@ export function runFfmpeg(run: FfmpegRun): Promise<Uint8Array> {
   return new Promise((resolve, reject) => new FfmpegProcess(run, resolve, reject).start());
 }
 
+/**
+ * Demuxers an upload may be read with: containers that hold their audio inside the one input.
+ * Left out on purpose, because their bytes can name other inputs: hls/dash/m3u and every other
+ * playlist, concat/ffconcat, image2 and other sequence readers, subfile, tee, data/lavfi
+ * sources. Whatever an upload starts with (ID3, BOM, blank lines), ffmpeg refuses a probed
+ * format that is not on this list before it opens anything the upload names; nested opens
+ * inherit both lists. mov's external references (drefs) are off by default and stay off.
+ */
+export const UPLOAD_DEMUXERS: readonly string[] = [
+  'aac',
+  'ac3',
+  'aiff',
+  'amr',
+  'ape',
+  'asf',
+  'au',
+  'avi',
+  'caf',
+  'dsf',
+  'eac3',
+  'flac',
+  'flv',
+  'matroska',
+  'mov',
+  'mp3',
+  'mpc',
+  'mpc8',
+  'mpeg',
+  'mpegts',
+  'ogg',
+  'tta',
+  'voc',
+  'w64',
+  'wav',
+  'wv',
+];
+
+export type RestrictedInput = { path: string } | 'stdin';
+
+/**
+ * The only way an upload is handed to ffmpeg: one input (the spooled file or stdin), one
+ * protocol to reach it, and a demuxer allow-list, so uploaded bytes can never make ffmpeg
+ * read another file, URL or spool entry. `-protocol_whitelist file` alone would not do: `file:`
+ * is exactly what a playlist abuses.
+ */
+export function restrictedInputArgs(input: RestrictedInput): string[] {
+  const fromStdin = input === 'stdin';
+  return [
+    ...['-protocol_whitelist', fromStdin ? 'pipe' : 'file'],
+    ...['-format_whitelist', UPLOAD_DEMUXERS.join(',')],
+    ...['-i', fromStdin ? 'pipe:0' : `file:${input.path}`],
+  ];
+}
+
 let availability: Promise<boolean> | undefined;
 
 export function ffmpegAvailable(): Promise<boolean> {

@@ -10,7 +10,19 @@ const STOPBAND = 0.98;
 const ATTENUATION_DB = 60;
 /** Beyond this many phases the table would be large; positions are rounded to 1/4096 sample instead. */
 const MAX_PHASES = 4096;
-const MAX_CACHED_PLANS = 16;
+/**
+ * Coefficients one table may hold (4 MB). A steep downsampling ratio needs many taps per
+ * phase; past this the phase count gives way, so a table's size and build time are bounded
+ * whatever rates a file declares (a 50 MHz WAV once asked for 1.8 GB).
+ */
+const MAX_TABLE_COEFFICIENTS = 1 << 20;
+/** The cache is bounded by what its tables weigh, not by how many there are. */
+const MAX_CACHED_BYTES = 32 * 1024 * 1024;
+/** Rates a source may declare: below, a few bytes expand into hours; above, no real recording. */
+export const MIN_SOURCE_RATE = 1000;
+export const MAX_SOURCE_RATE = 768_000;
+/** The filter's length grows with the ratio; this keeps every output sample's cost bounded. */
+const MAX_DOWN_RATIO = 96;
 
 interface ResamplePlan {
   /** Output samples per `down` input samples, reduced by their gcd. */
@@ -23,12 +35,16 @@ interface ResamplePlan {
 }
 
 const plans = new Map<string, ResamplePlan>();
+let cachedBytes = 0;
 
 export function resample(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
   if (!isRate(fromRate) || !isRate(toRate)) {
     throw new RangeError(`Sample rates must be positive integers (got ${fromRate} → ${toRate})`);
   }
   if (fromRate === toRate) return samples;
+  if (fromRate > toRate * MAX_DOWN_RATIO) {
+    throw new RangeError(`Cannot resample ${fromRate} Hz to ${toRate} Hz: more than ${MAX_DOWN_RATIO}:1`);
+  }
   return applyPlan(planFor(fromRate, toRate), samples);
 }
 
@@ -39,25 +55,43 @@ function isRate(rate: number): boolean {
 function planFor(fromRate: number, toRate: number): ResamplePlan {
   const key = `${fromRate}:${toRate}`;
   let plan = plans.get(key);
-  if (!plan) {
-    if (plans.size >= MAX_CACHED_PLANS) plans.clear();
-    plan = buildPlan(fromRate, toRate);
+  if (plan) {
+    // Re-inserted, so the Map's order runs from least to most recently used.
+    plans.delete(key);
     plans.set(key, plan);
+    return plan;
   }
+  plan = buildPlan(fromRate, toRate);
+  cachePlan(key, plan);
   return plan;
+}
+
+function cachePlan(key: string, plan: ResamplePlan): void {
+  for (const [oldKey, old] of plans) {
+    if (cachedBytes + plan.table.byteLength <= MAX_CACHED_BYTES) break;
+    plans.delete(oldKey);
+    cachedBytes -= old.table.byteLength;
+  }
+  plans.set(key, plan);
+  cachedBytes += plan.table.byteLength;
+}
+
+/** What the cached tables weigh, in bytes (for tests and metrics). */
+export function resamplerCacheBytes(): number {
+  return cachedBytes;
 }
 
 function buildPlan(fromRate: number, toRate: number): ResamplePlan {
   const divisor = gcd(fromRate, toRate);
   const up = toRate / divisor;
   const down = fromRate / divisor;
-  const phases = Math.min(up, MAX_PHASES);
   // Frequencies below are fractions of the input Nyquist; the filter must stop below the lower one.
   const scale = Math.min(1, toRate / fromRate);
   const cutoff = (scale * (PASSBAND + STOPBAND)) / 2;
   const transition = scale * (STOPBAND - PASSBAND) * Math.PI;
   const length = (ATTENUATION_DB - 7.95) / (2.285 * transition) + 1;
   const tapsPerPhase = Math.ceil(length / 4) * 4;
+  const phases = Math.max(1, Math.min(up, MAX_PHASES, Math.floor(MAX_TABLE_COEFFICIENTS / tapsPerPhase)));
   const table = new Float32Array(phases * tapsPerPhase);
   for (let phase = 0; phase < phases; phase++) {
     fillPhase(table.subarray(phase * tapsPerPhase, (phase + 1) * tapsPerPhase), phase / phases, cutoff);

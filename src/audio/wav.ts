@@ -4,6 +4,7 @@
  */
 import { audioDecodeError } from '../core/errors.js';
 import type { PcmAudio } from './pcm-audio.js';
+import { MAX_SOURCE_RATE, MIN_SOURCE_RATE } from './resample.js';
 
 export interface WavContents {
   sampleRate: number;
@@ -155,7 +156,11 @@ function readFormat(view: DataView, offset: number, size: number): WavFormat {
     tag = view.getUint16(offset + 24, true);
   }
   if (channels === 0) throw audioDecodeError('WAV header declares zero channels');
-  if (sampleRate === 0) throw audioDecodeError('WAV header declares a sample rate of 0');
+  if (sampleRate < MIN_SOURCE_RATE || sampleRate > MAX_SOURCE_RATE) {
+    throw audioDecodeError(
+      `WAV header declares a sample rate of ${sampleRate} Hz; accepted rates are ${MIN_SOURCE_RATE}–${MAX_SOURCE_RATE} Hz`,
+    );
+  }
   return { sampleRate, channels, bitsPerSample, encoding: encodingOf(tag, bitsPerSample) };
 }
 

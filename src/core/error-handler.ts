@@ -33,11 +33,32 @@ function describeIssue(issue: ValidationIssue): string {
   return issue.message ?? 'is invalid';
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once the body is parsed and validated: errors before it are the request's own. */
+    handlerStarted?: boolean;
+  }
+}
+
+/** Framework and multipart refusals that are the client's mistake, by their stable codes. */
+const CLIENT_ERRORS: Record<string, () => VoiceStackError> = {
+  FST_FILES_LIMIT: () => invalidParameterError('file', 'only one file may be uploaded per request'),
+  FST_FIELDS_LIMIT: () => invalidParameterError('body', 'has too many form fields'),
+  FST_PARTS_LIMIT: () => invalidParameterError('body', 'has too many form parts'),
+  FST_PROTO_VIOLATION: () => invalidParameterError('body', 'uses a reserved field name'),
+  FST_INVALID_MULTIPART_CONTENT_TYPE: () => invalidParameterError('body', 'must be multipart/form-data'),
+  FST_ERR_MAX_PARAM_LENGTH: () => invalidParameterError('id', 'is too long'),
+};
+
+export interface ErrorContext {
+  readonly maxUploadMb: number;
+  readonly routeBodyLimitBytes: number | undefined;
+  /** A multipart body failed while it was being parsed (before the route ran). */
+  readonly inMultipartParsing?: boolean;
+}
+
 /** Turns anything thrown into one of the catalogue's errors. */
-export function toVoiceStackError(
-  error: unknown,
-  limits: { maxUploadMb: number; routeBodyLimitBytes: number | undefined },
-): VoiceStackError {
+export function toVoiceStackError(error: unknown, limits: ErrorContext): VoiceStackError {
   const { maxUploadMb, routeBodyLimitBytes } = limits;
   if (isVoiceStackError(error)) return error;
   const fastifyError = error as Partial<FastifyError> & { validation?: ValidationIssue[] };
@@ -45,7 +66,14 @@ export function toVoiceStackError(
   if (issue !== undefined) {
     return invalidParameterError(paramOf(issue, fastifyError.validationContext), describeIssue(issue));
   }
+  const clientError = fastifyError.code === undefined ? undefined : CLIENT_ERRORS[fastifyError.code];
+  if (clientError) return clientError();
   if (fastifyError.code === 'FST_REQ_FILE_TOO_LARGE') return fileTooLargeError(maxUploadMb);
+  // The multipart parser's own errors carry no code ("Boundary not found", "Unexpected end
+  // of multipart data", "Malformed part header"): any of them is a body the client framed wrong.
+  if (limits.inMultipartParsing && fastifyError.statusCode === undefined) {
+    return invalidParameterError('body', 'the multipart/form-data body is malformed or incomplete');
+  }
   if (fastifyError.statusCode === 413) {
     const routeLimitMb = (routeBodyLimitBytes ?? Number.POSITIVE_INFINITY) / (1024 * 1024);
     // A JSON route caps its body far below the upload limit (TTS text is short).
@@ -69,18 +97,33 @@ export function toVoiceStackError(
  */
 export function registerErrorHandling(app: ServiceApp, metrics: ServiceMetrics, maxUploadMb: number): void {
   app.setErrorHandler((error, request, reply) => {
-    const mapped = toVoiceStackError(error, {
-      maxUploadMb,
-      routeBodyLimitBytes: request.routeOptions.bodyLimit,
-    });
+    const mapped = toVoiceStackError(error, errorContext(request, maxUploadMb));
     logError(request, mapped, error);
     if (mapped.status >= 400 && mapped.status !== 404) metrics.rejections.inc({ reason: mapped.reason });
     return sendError(reply, mapped);
+  });
+  app.addHook('preHandler', async (request) => {
+    request.handlerStarted = true;
   });
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, notFoundError(`${request.method} ${request.url}`)),
   );
   registerOverLimitLinger(app);
+}
+
+function errorContext(request: FastifyRequest, maxUploadMb: number): ErrorContext {
+  const contentType = String(request.headers['content-type'] ?? '');
+  return {
+    maxUploadMb,
+    routeBodyLimitBytes: request.routeOptions.bodyLimit,
+    inMultipartParsing: request.handlerStarted !== true && /^multipart\//i.test(contentType),
+  };
+}
+
+/** Fastify's router refusals (a bad URL, a too-long parameter) in the same envelope as the rest. */
+export function frameworkErrorHandler(maxUploadMb: number) {
+  return (error: Error, request: FastifyRequest, reply: FastifyReply) =>
+    sendError(reply, toVoiceStackError(error, errorContext(request, maxUploadMb)));
 }
 
 /** How long the rest of an over-limit body is read and dropped before the socket is cut. */

@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { LoadableEngine } from './engine.js';
-import { registerErrorHandling, sendError } from './error-handler.js';
+import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
 import { unauthorizedError } from './errors.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { registerOpenApi } from './openapi.js';
@@ -86,6 +86,7 @@ export async function createServiceApp<E extends LoadableEngine>(
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler(settings.maxUploadSizeMb),
     // strictNumbers: NaN and ±Infinity (JSON's 1e400, a coerced "Infinity") are not numbers
     // to any route, so no range check below ever sees one.
     ajv: {
