@@ -25,7 +25,9 @@ const TranscriptionBody = Type.Object({
   model: Type.Optional(
     Type.String({ maxLength: 256, description: 'whisper-1 or a catalog name (the loaded model answers)' }),
   ),
-  language: Type.Optional(Type.String({ maxLength: 32, description: 'ISO 639-1 code or English name' })),
+  language: Type.Optional(
+    Type.String({ maxLength: 32, description: 'Whisper code, BCP-47 tag (en-US, fil-PH) or English name' }),
+  ),
   prompt: Type.Optional(Type.String({ maxLength: 4096 })),
   response_format: Type.Optional(Type.Enum(OPENAI_RESPONSE_FORMATS)),
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),

@@ -102,13 +102,71 @@ export const WHISPER_LANGUAGES: Readonly<Record<string, string>> = {
   yue: 'cantonese',
 };
 
-const CODE_BY_NAME = new Map(Object.entries(WHISPER_LANGUAGES).map(([code, name]) => [name, code]));
+/** Names that Whisper's own tokenizer also accepts (openai/whisper tokenizer.py TO_LANGUAGE_CODE). */
+const WHISPER_NAME_ALIASES: Readonly<Record<string, string>> = {
+  burmese: 'my',
+  valencian: 'ca',
+  flemish: 'nl',
+  haitian: 'ht',
+  letzeburgesch: 'lb',
+  pushto: 'ps',
+  panjabi: 'pa',
+  moldavian: 'ro',
+  moldovan: 'ro',
+  sinhalese: 'si',
+  castilian: 'es',
+  mandarin: 'zh',
+  filipino: 'tl',
+};
 
-/** Accepts a code (`en`) or a name (`English`) and returns the code, or undefined. */
+/**
+ * Whisper's codes by the language ICU canonicalises them to: `tl` is `fil` and `jw` is
+ * `jv` to ICU, and Bokmål (`nb`) is what Whisper calls Norwegian (`no`).
+ */
+const CODE_BY_CANONICAL = new Map<string, string>([
+  ...Object.keys(WHISPER_LANGUAGES).map((code): [string, string] => [canonicalLanguage(code) ?? code, code]),
+  ['nb', 'no'],
+]);
+
+const CODE_BY_NAME = new Map<string, string>([
+  ...Object.entries(WHISPER_LANGUAGES).map(([code, name]): [string, string] => [name, code]),
+  ...englishDisplayNames(),
+  ...Object.entries(WHISPER_NAME_ALIASES),
+]);
+
+/** ICU's canonical language subtag of a BCP-47 tag (`iw`→`he`, `eng`→`en`), or undefined. */
+function canonicalLanguage(tag: string): string | undefined {
+  try {
+    return new Intl.Locale(tag).language;
+  } catch {
+    return undefined;
+  }
+}
+
+/** ICU's English name of each Whisper language (`Filipino`, `Norwegian Bokmål`, `Cantonese`). */
+function englishDisplayNames(): [string, string][] {
+  const names = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'none' });
+  const entries: [string, string][] = [];
+  for (const code of Object.keys(WHISPER_LANGUAGES)) {
+    const name = names.of(canonicalLanguage(code) ?? code);
+    if (name !== undefined) entries.push([name.toLowerCase(), code]);
+  }
+  entries.push(['norwegian bokmål', 'no']);
+  return entries;
+}
+
+/**
+ * Accepts a Whisper code (`en`, `jw`, `haw`), a BCP-47 tag in any case and with `_`
+ * or `-` (`en-US`, `pt_BR`, `zh-Hant`, `fil-PH`, ISO 639-2/3 `eng`, deprecated `iw`),
+ * or an English name (`English`, `Filipino`), and returns Whisper's code, or undefined.
+ */
 export function normaliseLanguage(value: string): string | undefined {
   const lower = value.trim().toLowerCase();
-  if (lower in WHISPER_LANGUAGES) return lower;
-  return CODE_BY_NAME.get(lower);
+  if (Object.hasOwn(WHISPER_LANGUAGES, lower)) return lower;
+  const byName = CODE_BY_NAME.get(lower.replace(/\s+/g, ' '));
+  if (byName !== undefined) return byName;
+  const canonical = canonicalLanguage(lower.replaceAll('_', '-'));
+  return canonical === undefined ? undefined : CODE_BY_CANONICAL.get(canonical);
 }
 
 export function languageName(code: string): string {
