@@ -48,7 +48,15 @@ const BazarrQuery = Type.Object({
   vad_filter: Type.Optional(Type.Boolean()),
   encode: Encode,
 });
-const DetectQuery = Type.Object({ encode: Encode });
+const DetectQuery = Type.Object({
+  encode: Encode,
+  detect_lang_length: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 86_400, description: 'seconds of audio to detect on (0: all)' }),
+  ),
+  detect_lang_offset: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 86_400, description: 'where those seconds start' }),
+  ),
+});
 
 function parseLanguage(value: string | undefined, param: string): string | undefined {
   if (value === undefined || value === '' || value.toLowerCase() === 'auto') return undefined;
@@ -120,40 +128,59 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
     );
   }
 
-  app.post(
-    '/asr',
-    { schema: { body: BazarrUploadBody, querystring: BazarrQuery }, onRequest: admitBeforeUpload },
-    async (request, reply) => {
-      const upload = requireUpload(request.body.audio_file, 'audio_file');
-      const query = request.query;
-      const task: AsrTask = query.task ?? 'transcribe';
-      const transcript = await transcribe(request, reply, upload, {
-        task,
-        language: parseLanguage(query.language, 'language'),
-        prompt: query.initial_prompt,
-        wordTimestamps: query.word_timestamps ?? false,
-        vad: query.vad_filter ?? false,
-        encoded: query.encode ?? true,
-      });
-      reply.header('asr-engine', runtime.slot.engine.describe().engine);
-      return send(reply, formatBazarr(transcript, query.output ?? 'txt', task));
-    },
-  );
+  // The Bazarr API, also under /bazarr/ as the service this project replaces serves it,
+  // so an existing Bazarr configuration keeps working.
+  for (const prefix of ['', '/bazarr']) {
+    app.post(
+      `${prefix}/asr`,
+      { schema: { body: BazarrUploadBody, querystring: BazarrQuery }, onRequest: admitBeforeUpload },
+      async (request, reply) => {
+        const upload = requireUpload(request.body.audio_file, 'audio_file');
+        const query = request.query;
+        const task: AsrTask = query.task ?? 'transcribe';
+        const transcript = await transcribe(request, reply, upload, {
+          task,
+          language: parseLanguage(query.language, 'language'),
+          prompt: query.initial_prompt,
+          wordTimestamps: query.word_timestamps ?? false,
+          vad: query.vad_filter ?? false,
+          encoded: query.encode ?? true,
+        });
+        reply.header('asr-engine', runtime.slot.engine.describe().engine);
+        return send(reply, formatBazarr(transcript, query.output ?? 'txt', task));
+      },
+    );
 
-  app.post(
-    '/detect-language',
-    { schema: { body: BazarrUploadBody, querystring: DetectQuery }, onRequest: admitBeforeUpload },
-    async (request, reply) => {
-      const upload = requireUpload(request.body.audio_file, 'audio_file');
-      const detected = await runtime.gate.run(request, reply, async (engine, signal) => {
-        const audio = await readAudio(upload, request.query.encode ?? true, signal);
-        return engine.detectLanguage(audio, signal);
-      });
-      return {
-        detected_language: languageName(detected.code),
-        language_code: detected.code,
-        ...(detected.probability === undefined ? {} : { confidence: detected.probability }),
-      };
-    },
-  );
+    app.post(
+      `${prefix}/detect-language`,
+      { schema: { body: BazarrUploadBody, querystring: DetectQuery }, onRequest: admitBeforeUpload },
+      async (request, reply) => {
+        const upload = requireUpload(request.body.audio_file, 'audio_file');
+        const { query } = request;
+        const detected = await runtime.gate.run(request, reply, async (engine, signal) => {
+          const audio = await readAudio(upload, query.encode ?? true, signal);
+          const window = detectionWindow(audio, query.detect_lang_offset, query.detect_lang_length);
+          return engine.detectLanguage(window, signal);
+        });
+        return {
+          detected_language: languageName(detected.code),
+          language_code: detected.code,
+          ...(detected.probability === undefined ? {} : { confidence: detected.probability }),
+        };
+      },
+    );
+  }
+}
+
+/**
+ * The part of the audio the language is detected on: `length` seconds from `offset`.
+ * As the origin service does, an offset past the end falls back to the whole audio
+ * (Bazarr cannot tell the length in advance), and 0 or absent means "not set".
+ */
+function detectionWindow(audio: PcmAudio, offset = 0, length = 0): PcmAudio {
+  const start = Math.floor(offset * audio.sampleRate);
+  if (start >= audio.samples.length) return audio;
+  const end =
+    length > 0 ? Math.min(audio.samples.length, start + Math.ceil(length * audio.sampleRate)) : undefined;
+  return { sampleRate: audio.sampleRate, samples: audio.samples.subarray(start, end) };
 }

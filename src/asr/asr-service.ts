@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { Clock } from '../core/clock.js';
 import { notFoundError } from '../core/errors.js';
 import { ModelCache } from '../core/model-cache.js';
+import { registerAudioModelListing } from '../core/model-listing.js';
 import type { ResourceMonitor } from '../core/resource-guard.js';
 import { createServiceApp, type ServiceApp } from '../core/service-app.js';
 import { ServiceRuntime } from '../core/service-runtime.js';
@@ -55,6 +56,9 @@ function registerModelRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>
     return [alias, ...configured, ...models];
   };
   app.get('/v1/models', async () => ({ object: 'list', data: await describeAll() }));
+  // The origin service's Bazarr model list, for configurations made for it.
+  app.get('/bazarr/models', async () => ({ object: 'list', data: await describeAll() }));
+  registerAudioModelListing(app, describeAll, runtime.settings.listingsRequireApiKey);
   app.get('/v1/models/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (request) => {
     const model = (await describeAll()).find((m) => m.id === request.params.id);
     if (model === undefined) throw notFoundError(`model '${request.params.id}'`);

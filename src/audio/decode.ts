@@ -213,15 +213,14 @@ function decodeFailure(error: unknown, context: DecodeContext): unknown {
   }
 }
 
+const NOT_AUDIO =
+  'the data is not a recognised audio or video format, or it is corrupt (playlists and concat lists are refused)';
+
 function explain(detail: string): string {
   // One answer for every refused demuxer, whatever the upload names: nothing tells
   // whether a file it points at exists.
-  if (/not on (the )?(format )?whitelist/i.test(detail)) {
-    return 'the data is not a recognised audio or video format (playlists and concat lists are refused)';
-  }
+  if (/not on (the )?(format )?whitelist/i.test(detail)) return NOT_AUDIO;
   if (/matches no streams|does not contain any stream/i.test(detail)) return 'the file has no audio track';
-  if (/Invalid data found when processing input/i.test(detail)) {
-    return 'the data is not a recognised audio or video format, or it is corrupt';
-  }
+  if (/Invalid data found when processing input/i.test(detail)) return NOT_AUDIO;
   return `ffmpeg reported: ${detail.slice(0, 300)}`;
 }

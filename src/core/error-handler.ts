@@ -104,11 +104,32 @@ export function registerErrorHandling(app: ServiceApp, metrics: ServiceMetrics, 
   });
   app.addHook('preHandler', async (request) => {
     request.handlerStarted = true;
+    // Ajv coerces the strings "Infinity" and "1e400" into numbers after its finite check,
+    // so the last word on every route's numbers is here: none may be NaN or ±Infinity.
+    for (const [source, value] of [
+      ['query', request.query],
+      ['body', request.body],
+      ['params', request.params],
+    ] as const) {
+      const param = nonFiniteParam(value, source, 0);
+      if (param !== undefined) throw invalidParameterError(param, 'must be a finite number');
+    }
   });
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, notFoundError(`${request.method} ${request.url}`)),
   );
   registerOverLimitLinger(app);
+}
+
+/** The name of the first NaN or ±Infinity in a parsed request part (a few levels deep). */
+function nonFiniteParam(value: unknown, name: string, depth: number): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : name;
+  if (depth > 4 || typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = nonFiniteParam(item, depth === 0 ? key : `${name}.${key}`, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function errorContext(request: FastifyRequest, maxUploadMb: number): ErrorContext {

@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { LoadableEngine } from './engine.js';
 import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
@@ -80,7 +81,9 @@ export async function createServiceApp<E extends LoadableEngine>(
   const { settings } = runtime;
   const app = Fastify({
     loggerInstance: runtime.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Our onResponse hook logs the one line per request; the top-level
+    // disableRequestLogging option is deprecated (FSTDEP023).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: Math.floor(settings.maxUploadSizeMb * 1024 * 1024),
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: () => randomUUID(),

@@ -52,6 +52,8 @@ export interface Settings {
   readonly modelCacheDir: string;
   readonly apiKey: string | undefined;
   readonly metricsRequireApiKey: boolean;
+  /** Also protect the read-only model and voice listings (Open WebUI reads them without a key). */
+  readonly listingsRequireApiKey: boolean;
   readonly corsOrigins: readonly string[];
   readonly logLevel: string;
   /** How long SIGTERM waits for in-flight and queued work before forcing exit. */
@@ -159,6 +161,7 @@ export function parseSettings(env: Env): Settings {
     modelCacheDir: resolve(expandHome(reader.read('MODEL_CACHE_DIR', z.string(), '~/.cache/voice-stack'))),
     apiKey: reader.raw('API_KEY'),
     metricsRequireApiKey: reader.read('METRICS_REQUIRE_API_KEY', booleanFlag, false),
+    listingsRequireApiKey: reader.read('LISTINGS_REQUIRE_API_KEY', booleanFlag, false),
     corsOrigins: splitList(reader.raw('CORS_ORIGINS')),
     logLevel: reader.read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
     shutdownGraceSeconds: reader.read('SHUTDOWN_GRACE_SECONDS', decimal(0, 3600), 30),

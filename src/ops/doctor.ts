@@ -229,6 +229,7 @@ function sharedSettings(settings: Settings): Record<string, string> {
     MODEL_CACHE_DIR: settings.modelCacheDir,
     API_KEY: settings.apiKey === undefined ? '(not set: no authentication)' : '(set, hidden)',
     METRICS_REQUIRE_API_KEY: String(settings.metricsRequireApiKey),
+    LISTINGS_REQUIRE_API_KEY: String(settings.listingsRequireApiKey),
     CORS_ORIGINS: settings.corsOrigins.length > 0 ? settings.corsOrigins.join(',') : '(not set)',
     LOG_LEVEL: settings.logLevel,
     SHUTDOWN_GRACE_SECONDS: String(settings.shutdownGraceSeconds),

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { AUDIO_FORMATS, type AudioFormat, contentTypeFor } from '../audio/encode.js';
 import { invalidParameterError, notFoundError } from '../core/errors.js';
+import { registerAudioModelListing } from '../core/model-listing.js';
 import type { ServiceApp } from '../core/service-app.js';
 import type { ServiceRuntime } from '../core/service-runtime.js';
 import type { TtsSettings } from '../core/settings.js';
@@ -143,7 +144,7 @@ export function registerTtsRoutes(
     },
   );
 
-  app.get('/v1/audio/voices', async () => {
+  app.get('/v1/audio/voices', { config: { open: !runtime.settings.listingsRequireApiKey } }, async () => {
     const voices = await engine.listVoices();
     return {
       engine: engine.describe().engine,
@@ -154,6 +155,11 @@ export function registerTtsRoutes(
   });
 
   const describeModel = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'voice-stack' });
+  registerAudioModelListing(
+    app,
+    async () => modelIds(engine.describe().engine).map(describeModel),
+    runtime.settings.listingsRequireApiKey,
+  );
   app.get('/v1/models', async () => ({
     object: 'list',
     data: modelIds(engine.describe().engine).map(describeModel),

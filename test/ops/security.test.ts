@@ -40,7 +40,12 @@ describe('API_KEY', () => {
       assert.match(body.error.message, /^Invalid API key/);
       assert.equal(body.error.code, 'VS_ERR_UNAUTHORIZED');
     }
-    assert.equal((await http(`${base}/v1/audio/voices`)).status, 401);
+    assert.equal((await http(`${base}/v1/models`)).status, 401);
+  });
+
+  test("the voice and model listings stay open for Open WebUI's pickers, which send no key", async () => {
+    assert.equal((await http(`${base}/v1/audio/voices`)).status, 200);
+    assert.equal((await http(`${base}/v1/audio/models`)).status, 200);
   });
 
   test('the right key is accepted', async () => {
@@ -59,7 +64,11 @@ describe('API_KEY', () => {
 describe('METRICS_REQUIRE_API_KEY=true', () => {
   let server: ServiceProcess;
   before(async () => {
-    server = await ServiceProcess.start(['serve', 'tts'], { API_KEY: KEY, METRICS_REQUIRE_API_KEY: 'true' });
+    server = await ServiceProcess.start(['serve', 'tts'], {
+      API_KEY: KEY,
+      METRICS_REQUIRE_API_KEY: 'true',
+      LISTINGS_REQUIRE_API_KEY: 'true',
+    });
   });
   after(() => server.stop());
 
@@ -68,6 +77,13 @@ describe('METRICS_REQUIRE_API_KEY=true', () => {
     assert.equal((await http(`${base}/metrics`)).status, 401);
     assert.equal((await http(`${base}/metrics`, { headers: bearer(KEY) })).status, 200);
     assert.equal((await http(`${base}/health`)).status, 200);
+  });
+
+  test('LISTINGS_REQUIRE_API_KEY=true protects the listings too', async () => {
+    const base = server.url('tts');
+    assert.equal((await http(`${base}/v1/audio/voices`)).status, 401);
+    assert.equal((await http(`${base}/v1/audio/models`)).status, 401);
+    assert.equal((await http(`${base}/v1/audio/voices`, { headers: bearer(KEY) })).status, 200);
   });
 });
 
