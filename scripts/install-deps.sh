@@ -28,4 +28,8 @@ fi
 # packages that the registry does not have for its version, so they cannot be locked.
 # npm install still follows the lock for everything that is in it. Its postinstall patches
 # smart-whisper and compiles whisper.cpp for this CPU (scripts/build-whisper-native.mjs).
+# onnxruntime-node would download its CUDA provider from NuGet at install time; the CPU
+# binaries ship inside the package, and machines here reach only the npm registry. Its
+# installer reads this variable (an .npmrc key for it made npm warn on every command).
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm install --no-audit --no-fund

@@ -66,8 +66,22 @@ function parseLanguage(value: string | undefined, param: string): string | undef
 }
 
 async function readAudio(upload: UploadedFile, encoded: boolean, signal: AbortSignal): Promise<PcmAudio> {
-  if (encoded) return decodeAudio({ path: upload.path }, { signal });
-  return decodeRawPcm16(await readFile(upload.path));
+  const audio = encoded
+    ? await decodeAudio({ path: upload.path }, { signal })
+    : decodeRawPcm16(await readFile(upload.path));
+  return padToMinimum(audio);
+}
+
+/** whisper.cpp fails outright on clips of a few samples; a second is the least it is given. */
+const MIN_ENGINE_SECONDS = 1;
+
+/** A clip shorter than that is padded with silence after it: what it says is kept, and it is said once. */
+function padToMinimum(audio: PcmAudio): PcmAudio {
+  const minimum = Math.ceil(MIN_ENGINE_SECONDS * audio.sampleRate);
+  if (audio.samples.length === 0 || audio.samples.length >= minimum) return audio;
+  const samples = new Float32Array(minimum);
+  samples.set(audio.samples);
+  return { sampleRate: audio.sampleRate, samples };
 }
 
 function send(reply: FastifyReply, formatted: FormattedTranscript): FastifyReply {
