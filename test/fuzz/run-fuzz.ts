@@ -61,14 +61,13 @@ function makeAudio(dir: string): Map<string, Buffer> {
   return audio;
 }
 
-function makeSecrets(secretDir: string, audio: Map<string, Buffer>): void {
+function makeSecrets(secretDir: string): void {
   mkdirSync(secretDir, { recursive: true });
   const source = join(secretDir, 'source.wav');
   execFileSync('cp', [speechWav('A secret sentence.', 'fuzz-secret'), source]);
   for (const ext of ['wav', 'mp3', 'flac']) {
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', source, join(secretDir, `secret.${ext}`)]);
   }
-  void audio;
 }
 
 function rawSend(port: number, bytes: Buffer): Promise<Answer> {
@@ -190,7 +189,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const secretDir = join(root, 'secret');
   mkdirSync(spoolRoot);
   const audio = makeAudio(root);
-  makeSecrets(secretDir, audio);
+  makeSecrets(secretDir);
   const ctx: FuzzContext = { audio, secretDir };
   const server = await ServiceProcess.start(['serve'], {
     ASR_MODEL: await testWhisperModel(),
@@ -247,13 +246,6 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         failures.push(`RSS grew from ${rssWarm.toFixed(0)} MB to ${rssPeak.toFixed(0)} MB`);
     }
     for (const [shape, seen] of probeAnswers) {
-      const byExistence = new Map<string, Set<string>>();
-      for (const entry of seen) {
-        const [exists, ...rest] = entry.split(':');
-        const set = byExistence.get(rest.join(':')) ?? new Set<string>();
-        set.add(exists as string);
-        byExistence.set(rest.join(':'), set);
-      }
       const answersForExisting = [...seen].filter((e) => e.startsWith('true:')).map((e) => e.slice(5));
       const answersForMissing = [...seen].filter((e) => e.startsWith('false:')).map((e) => e.slice(6));
       const oracle = answersForExisting.some(
