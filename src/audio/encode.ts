@@ -53,12 +53,46 @@ export async function encodeAudio(
     const paced = tempo === 1 ? audio : await changeTempo(audio, tempo, options);
     return format === 'wav' ? encodeWav(paced) : floatToS16le(paced.samples);
   }
+  if (format === 'flac') return encodeFlac(audio, tempo, options);
   const output = await ffmpegEncode(
     audio,
     [...tempoArgs(tempo), ...codecArgs(format, audio.sampleRate)],
     options,
   );
   return Buffer.from(output.buffer, output.byteOffset, output.byteLength);
+}
+
+/**
+ * ffmpeg writing FLAC to a pipe cannot seek back to fill in STREAMINFO, so players
+ * would show a duration of 0. The tempo change comes first, so the sample count of
+ * what is encoded is known here, and is written into the header afterwards.
+ */
+async function encodeFlac(audio: PcmAudio, tempo: number, options: EncodeOptions): Promise<Buffer> {
+  const paced = tempo === 1 ? audio : await changeTempo(audio, tempo, options);
+  const output = await ffmpegEncode(paced, codecArgs('flac', paced.sampleRate), options);
+  const flac = Buffer.from(output.buffer, output.byteOffset, output.byteLength);
+  setFlacTotalSamples(flac, paced.samples.length);
+  return flac;
+}
+
+/** FLAC's STREAMINFO starts after `fLaC` and a 4-byte block header; total samples is 36 bits at its byte 13. */
+const STREAMINFO_TOTAL_SAMPLES_OFFSET = 4 + 4 + 13;
+const MAX_FLAC_TOTAL_SAMPLES = 2 ** 36 - 1;
+
+/** Writes the total sample count into a FLAC stream's STREAMINFO block, in place. */
+export function setFlacTotalSamples(flac: Buffer, totalSamples: number): void {
+  const isStreamInfo = flac.toString('latin1', 0, 4) === 'fLaC' && ((flac[4] ?? 0xff) & 0x7f) === 0;
+  if (!isStreamInfo || flac.length < STREAMINFO_TOTAL_SAMPLES_OFFSET + 5) {
+    throw new Error('not a FLAC stream that starts with STREAMINFO');
+  }
+  if (!Number.isInteger(totalSamples) || totalSamples < 0 || totalSamples > MAX_FLAC_TOTAL_SAMPLES) {
+    throw new RangeError(`FLAC total samples out of range: ${totalSamples}`);
+  }
+  const at = STREAMINFO_TOTAL_SAMPLES_OFFSET;
+  const high = Math.floor(totalSamples / 2 ** 32);
+  // The byte shares its upper nibble with the bits-per-sample field.
+  flac[at] = ((flac[at] ?? 0) & 0xf0) | high;
+  flac.writeUInt32BE(totalSamples % 2 ** 32, at + 1);
 }
 
 /** Tempo only, back to float PCM, so WAV/PCM headers and scaling stay ours. */

@@ -41,13 +41,13 @@ async function* synthesizeChunks(
   engine: TtsEngine,
   job: SpeechJob,
   signal: AbortSignal,
+  produced: { seconds: number } = { seconds: 0 },
 ): AsyncGenerator<SynthesisResult> {
-  let seconds = 0;
   for (const text of job.chunks) {
     const result = await engine.synthesize({ text, voice: job.voice, speed: job.speed }, signal);
     const chunkSeconds = durationSeconds(result.audio) / result.residualSpeed;
-    seconds += chunkSeconds;
-    if (seconds > job.maxSeconds) {
+    produced.seconds += chunkSeconds;
+    if (produced.seconds > job.maxSeconds) {
       throw invalidParameterError(
         'input',
         `would produce more than MAX_SPEECH_SECONDS (${job.maxSeconds} s) of audio; send it in parts`,
@@ -92,8 +92,33 @@ export async function synthesizeWhole(
   });
 }
 
+/** The `usage` of OpenAI's `speech.audio.done` event. */
+export interface SpeechUsage {
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly total_tokens: number;
+}
+
+/** One output token per 20 ms of audio: the frame of Opus and of neural audio codecs. */
+const OUTPUT_TOKENS_PER_SECOND = 50;
+const wordSegmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
+
+/**
+ * No engine here has OpenAI's tokenizer, so usage is counted in the nearest honest
+ * units: input as words and punctuation marks (Unicode word segmentation, which also
+ * splits scripts written without spaces), output as 20 ms frames of audio produced.
+ */
+export function speechUsage(text: string, audioSeconds: number): SpeechUsage {
+  let inputTokens = 0;
+  for (const segment of wordSegmenter.segment(text)) {
+    if (segment.isWordLike || segment.segment.trim() !== '') inputTokens += 1;
+  }
+  const outputTokens = Math.ceil(audioSeconds * OUTPUT_TOKENS_PER_SECOND);
+  return { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
+}
+
 /** Wraps each encoded piece as an OpenAI-style `speech.audio.delta` server-sent event. */
-function sseEvents(): Transform {
+function sseEvents(usage: () => SpeechUsage): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
       done(
@@ -102,7 +127,7 @@ function sseEvents(): Transform {
       );
     },
     flush(done: TransformCallback) {
-      done(null, `data: ${JSON.stringify({ type: 'speech.audio.done' })}\n\n`);
+      done(null, `data: ${JSON.stringify({ type: 'speech.audio.done', usage: usage() })}\n\n`);
     },
   });
 }
@@ -119,7 +144,9 @@ export async function streamSpeech(
   mode: StreamFormat,
 ): Promise<FastifyReply> {
   const body = new PassThrough();
-  const encoded = mode === 'sse' ? sseEvents() : body;
+  const produced = { seconds: 0 };
+  const usage = () => speechUsage(job.chunks.join(' '), produced.seconds);
+  const encoded = mode === 'sse' ? sseEvents(usage) : body;
   if (mode === 'sse') encoded.pipe(body);
   let streaming = false;
   let onStart: (started: Started) => void = () => {};
@@ -129,7 +156,7 @@ export async function streamSpeech(
   const work = runtime.gate.run(request, reply, async (engine, signal) => {
     let encoder: StreamEncoder | undefined;
     try {
-      for await (const result of synthesizeChunks(runtime, engine, job, signal)) {
+      for await (const result of synthesizeChunks(runtime, engine, job, signal, produced)) {
         if (!encoder) {
           encoder = createStreamEncoder(job.format, result.audio.sampleRate, result.residualSpeed, encoded);
           streaming = true;

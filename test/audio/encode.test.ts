@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeAudio, decodeRawPcm16 } from '../../src/audio/decode.js';
-import { AUDIO_FORMATS, atempoChain, contentTypeFor, encodeAudio } from '../../src/audio/encode.js';
+import {
+  AUDIO_FORMATS,
+  atempoChain,
+  contentTypeFor,
+  encodeAudio,
+  setFlacTotalSamples,
+} from '../../src/audio/encode.js';
 import { durationSeconds, type PcmAudio } from '../../src/audio/pcm-audio.js';
 import { dominantFrequency, sine } from './signals.js';
 
@@ -61,6 +67,18 @@ describe('encodeAudio', () => {
       const decoded = await roundTrip(odd, format);
       assert.ok(Math.abs(durationSeconds(decoded) - 1) < 0.08, `${format}: ${durationSeconds(decoded)}s`);
     }
+  });
+
+  it('flac: STREAMINFO holds the exact sample count, 36 bits wide, the bit depth untouched', async () => {
+    const flac = await encodeAudio(speech, 'flac');
+    const totalOf = (b: Buffer) => ((b[21] as number) & 0x0f) * 2 ** 32 + b.readUInt32BE(22);
+    assert.equal(totalOf(flac), speech.samples.length);
+    const depthNibble = (flac[21] as number) & 0xf0;
+    setFlacTotalSamples(flac, 2 ** 35 + 7);
+    assert.equal(totalOf(flac), 2 ** 35 + 7);
+    assert.equal((flac[21] as number) & 0xf0, depthNibble);
+    assert.throws(() => setFlacTotalSamples(flac, 2 ** 36), RangeError);
+    assert.throws(() => setFlacTotalSamples(Buffer.from('RIFF....WAVE'), 1), /STREAMINFO/);
   });
 
   it('rejects a tempo outside 0.25–4 as an invalid speed', async () => {

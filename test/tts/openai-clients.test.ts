@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OPENAI_VOICES } from '../../src/tts/openai-voices.js';
+import { probeAudio } from '../support/ffmpeg-probe.js';
 import { http } from '../support/http.js';
 import { ServiceProcess } from '../support/service-process.js';
 
@@ -96,4 +97,51 @@ describe('TTS for OpenAI clients: voice names and 24 kHz pcm (real server, espea
       assert.ok(Math.abs(pcmHz - engineHz) <= 10, `pitch ${pcmHz} Hz against ${engineHz} Hz`);
     }
   });
+
+  it('ends a streamed SSE response with speech.audio.done carrying usage, as the SDKs read it', async () => {
+    const input = 'First sentence here. And a second one follows it.';
+    const response = await speak({ input, response_format: 'pcm', stream_format: 'sse' });
+    assert.equal(response.status, 200, response.body.toString().slice(0, 200));
+    assert.match(String(response.headers['content-type']), /^text\/event-stream/);
+    const events = response.body
+      .toString('utf8')
+      .split('\n\n')
+      .filter((block) => block.startsWith('data: '))
+      .map((block) => JSON.parse(block.slice(6)) as { type: string; audio?: string; usage?: Usage });
+    const done = events.at(-1);
+    assert.equal(done?.type, 'speech.audio.done');
+    assert.equal(events.filter((e) => e.type === 'speech.audio.done').length, 1, 'one done event, last');
+    const pcmBytes = events.reduce((n, e) => n + Buffer.from(e.audio ?? '', 'base64').length, 0);
+    const seconds = pcmBytes / 2 / 24000;
+    const usage = done?.usage;
+    assert.ok(usage, 'done carries usage');
+    assert.equal(usage.input_tokens, 11, 'nine words and two full stops');
+    // 20 ms frames of what was streamed, give or take a frame per chunk.
+    assert.ok(Math.abs(usage.output_tokens - seconds * 50) <= 3, `${usage.output_tokens} for ${seconds}s`);
+    assert.equal(usage.total_tokens, usage.input_tokens + usage.output_tokens);
+  });
+
+  it('writes the total sample count into a whole FLAC so players show its duration', async () => {
+    for (const speed of [1, 1.5]) {
+      const response = await speak({ response_format: 'flac', speed });
+      assert.equal(response.status, 200);
+      const flac = response.body;
+      assert.equal(flac.toString('latin1', 0, 4), 'fLaC');
+      // STREAMINFO: 20 bits rate, 3 channels-1, 5 bps-1, 36 total samples, from byte 18.
+      const rate = (flac.readUInt32BE(18) >>> 12) & 0xfffff;
+      const total = ((flac[21] as number) & 0x0f) * 2 ** 32 + flac.readUInt32BE(22);
+      assert.ok(total > 0, 'total samples set');
+      const decoded = await probeAudio(flac);
+      assert.ok(
+        Math.abs(total / rate - decoded.durationSeconds) < 0.01,
+        `speed ${speed}: STREAMINFO says ${total / rate}s, decoder found ${decoded.durationSeconds}s`,
+      );
+    }
+  });
 });
+
+interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+}
