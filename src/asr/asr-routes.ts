@@ -1,14 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { decodeAudio, decodeRawPcm16 } from '../audio/decode.js';
+import { decodeSpooledAudio, type SpooledAudio } from '../audio/decode-stream.js';
 import type { PcmAudio } from '../audio/pcm-audio.js';
-import { durationSeconds } from '../audio/pcm-audio.js';
 import { invalidParameterError } from '../core/errors.js';
 import type { ServiceApp } from '../core/service-app.js';
 import type { ServiceRuntime } from '../core/service-runtime.js';
 import type { AsrEngine, AsrTask, TranscribeOptions, Transcript } from './engines/asr-engine.js';
+import { MAX_PIECE_SECONDS, SAMPLE_RATE } from './engines/audio-windows.js';
 import { languageName, normaliseLanguage } from './languages.js';
+import { transcribeInPieces } from './transcribe-in-pieces.js';
 import {
   BAZARR_OUTPUTS,
   type FormattedTranscript,
@@ -65,25 +65,6 @@ function parseLanguage(value: string | undefined, param: string): string | undef
   return code;
 }
 
-async function readAudio(upload: UploadedFile, encoded: boolean, signal: AbortSignal): Promise<PcmAudio> {
-  const audio = encoded
-    ? await decodeAudio({ path: upload.path }, { signal })
-    : decodeRawPcm16(await readFile(upload.path));
-  return padToMinimum(audio);
-}
-
-/** whisper.cpp fails outright on clips of a few samples; a second is the least it is given. */
-const MIN_ENGINE_SECONDS = 1;
-
-/** A clip shorter than that is padded with silence after it: what it says is kept, and it is said once. */
-function padToMinimum(audio: PcmAudio): PcmAudio {
-  const minimum = Math.ceil(MIN_ENGINE_SECONDS * audio.sampleRate);
-  if (audio.samples.length === 0 || audio.samples.length >= minimum) return audio;
-  const samples = new Float32Array(minimum);
-  samples.set(audio.samples);
-  return { sampleRate: audio.sampleRate, samples };
-}
-
 function send(reply: FastifyReply, formatted: FormattedTranscript): FastifyReply {
   return reply.type(formatted.contentType).send(formatted.body);
 }
@@ -91,6 +72,9 @@ function send(reply: FastifyReply, formatted: FormattedTranscript): FastifyReply
 /** The OpenAI and Bazarr ASR routes. They know the engine interface, never an engine. */
 export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>): void {
   const { maxUploadSizeMb } = runtime.settings;
+  const maxSeconds = runtime.settings.asr.maxAudioHours * 3600;
+  const decode = (upload: UploadedFile, encoded: boolean, signal: AbortSignal) =>
+    decodeSpooledAudio({ path: upload.path, encoded } satisfies SpooledAudio, { signal, maxSeconds });
   const admitBeforeUpload = async (request: FastifyRequest) => {
     assertDeclaredSizeWithinLimit(request, maxUploadSizeMb);
     runtime.gate.admit();
@@ -103,10 +87,17 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
     options: TranscribeOptions & { encoded: boolean },
   ): Promise<Transcript> =>
     runtime.gate.run(request, reply, async (engine, signal) => {
-      const audio = await readAudio(upload, options.encoded, signal);
-      if (audio.samples.length === 0) throw invalidParameterError('file', 'contains no audio samples');
-      const transcript = await engine.transcribe(audio, options, signal);
-      runtime.metrics.audioSeconds.inc(durationSeconds(audio));
+      const transcript = await transcribeInPieces(
+        engine,
+        decode(upload, options.encoded, signal),
+        options,
+        signal,
+        {
+          onEngineCall: () => runtime.metrics.speechGate.inc({ decision: 'speech' }),
+          onSilentBlock: () => runtime.metrics.speechGate.inc({ decision: 'no_speech' }),
+        },
+      );
+      runtime.metrics.audioSeconds.inc(transcript.duration);
       return transcript;
     });
 
@@ -172,8 +163,8 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
         const upload = requireUpload(request.body.audio_file, 'audio_file');
         const { query } = request;
         const detected = await runtime.gate.run(request, reply, async (engine, signal) => {
-          const audio = await readAudio(upload, query.encode ?? true, signal);
-          const window = detectionWindow(audio, query.detect_lang_offset, query.detect_lang_length);
+          const chunks = decode(upload, query.encode ?? true, signal);
+          const window = await detectionWindow(chunks, query.detect_lang_offset, query.detect_lang_length);
           return engine.detectLanguage(window, signal);
         });
         return {
@@ -187,14 +178,53 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
 }
 
 /**
- * The part of the audio the language is detected on: `length` seconds from `offset`.
- * As the origin service does, an offset past the end falls back to the whole audio
- * (Bazarr cannot tell the length in advance), and 0 or absent means "not set".
+ * The part of the audio the language is detected on: `length` seconds from `offset`,
+ * at most the one window whisper detects on, read from the decoder and no further (the
+ * rest of a film is never decoded). As the origin service does, an offset past the end
+ * falls back to the start (Bazarr cannot tell the length in advance), and 0 or absent
+ * means "not set".
  */
-function detectionWindow(audio: PcmAudio, offset = 0, length = 0): PcmAudio {
-  const start = Math.floor(offset * audio.sampleRate);
-  if (start >= audio.samples.length) return audio;
-  const end =
-    length > 0 ? Math.min(audio.samples.length, start + Math.ceil(length * audio.sampleRate)) : undefined;
-  return { sampleRate: audio.sampleRate, samples: audio.samples.subarray(start, end) };
+async function detectionWindow(
+  chunks: AsyncIterable<Float32Array>,
+  offset = 0,
+  length = 0,
+): Promise<PcmAudio> {
+  // At least a second: whisper.cpp fails on a few samples (a short clip is padded with silence).
+  const seconds = Math.max(1, length > 0 ? Math.min(length, MAX_PIECE_SECONDS) : MAX_PIECE_SECONDS);
+  const want = Math.ceil(seconds * SAMPLE_RATE);
+  const start = Math.floor(offset * SAMPLE_RATE);
+  const head = new Float32Array(want);
+  const window = new Float32Array(want);
+  let headFilled = 0;
+  let windowFilled = 0;
+  let position = 0;
+  for await (const chunk of chunks) {
+    headFilled += copyOverlap(chunk, position, head, 0, headFilled);
+    windowFilled += copyOverlap(chunk, position, window, start, windowFilled);
+    position += chunk.length;
+    if (windowFilled === want) break;
+  }
+  const filled = windowFilled > 0 ? windowFilled : headFilled;
+  const source = windowFilled > 0 ? window : head;
+  return { sampleRate: SAMPLE_RATE, samples: source.subarray(0, Math.max(filled, SAMPLE_RATE)) };
+}
+
+/**
+ * Copies the part of `chunk` (which starts at sample `position` of the stream) that falls
+ * in the target's stretch of the stream, `from` onwards, after the `filled` samples it
+ * holds; returns how many samples it copied.
+ */
+function copyOverlap(
+  chunk: Float32Array,
+  position: number,
+  target: Float32Array,
+  from: number,
+  filled: number,
+): number {
+  const next = from + filled;
+  const begin = Math.max(0, next - position);
+  const count = Math.min(chunk.length - begin, target.length - filled);
+  if (count <= 0) return 0;
+  target.set(chunk.subarray(begin, begin + count), filled);
+  return count;
 }

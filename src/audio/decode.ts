@@ -10,7 +10,7 @@ import { audioDecodeError, engineFailedError, isVoiceStackError } from '../core/
 import { FfmpegError, ffmpegAvailable, restrictedInputArgs, runFfmpeg } from './ffmpeg.js';
 import type { PcmAudio } from './pcm-audio.js';
 import { resample } from './resample.js';
-import { isWav, parseWavMono, s16leToFloat } from './wav.js';
+import { assertWavHeader, isWav, parseWavMono, s16leToFloat } from './wav.js';
 
 export type DecodeInput = { data: Uint8Array } | { path: string };
 
@@ -35,19 +35,20 @@ type FfmpegSource = { data: Uint8Array } | { path: string };
 
 export const DEFAULT_DECODE_RATE = 16000;
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
-const DEFAULT_MAX_SECONDS = 4 * 3600;
+export const DEFAULT_MAX_SECONDS = 6 * 3600;
 /**
  * Larger WAVs go to ffmpeg when it is there: parsing in process would add a float copy at
  * the source rate (3× the decoded size for 48 kHz) and is slower than ffmpeg's C resampler.
  */
-const IN_PROCESS_WAV_MAX_BYTES = 4 * 1024 * 1024;
+export const IN_PROCESS_WAV_MAX_BYTES = 4 * 1024 * 1024;
 /**
  * In-process resampling runs on the event loop, so it takes at most this many output
  * samples (about two minutes at 16 kHz); longer results are ffmpeg's, in its own process.
  * A small WAV declaring a low rate would otherwise expand into an hour of work here.
  */
 const IN_PROCESS_MAX_OUTPUT_SAMPLES = 2_000_000;
-const HEAD_BYTES = 16;
+/** Enough for the header of any WAV a writer makes (fmt, LIST and fact chunks before data). */
+const HEAD_BYTES = 4096;
 
 export async function decodeAudio(input: DecodeInput, options: DecodeOptions = {}): Promise<PcmAudio> {
   options.signal?.throwIfAborted();
@@ -119,10 +120,12 @@ async function decodePath(path: string, context: DecodeContext): Promise<PcmAudi
   if (isWav(head) && (size <= IN_PROCESS_WAV_MAX_BYTES || !(await ffmpegAvailable()))) {
     return decodeData(await readWhole(path), context);
   }
+  // A header that lies (a rate out of bounds, no channels) is refused before ffmpeg starts.
+  if (isWav(head)) assertWavHeader(head);
   return decodeWithFfmpeg({ path }, context);
 }
 
-async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {
+export async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {
   try {
     const file = await open(path, 'r');
     try {
@@ -146,7 +149,7 @@ async function readWhole(path: string): Promise<Uint8Array> {
 }
 
 /** An HLS playlist would make ffmpeg open whatever files or URLs it names. */
-function rejectPlaylist(head: Uint8Array): void {
+export function rejectPlaylist(head: Uint8Array): void {
   if (Buffer.from(head.subarray(0, 7)).toString('latin1') === '#EXTM3U') {
     throw audioDecodeError('playlists are not accepted; upload the audio itself');
   }
@@ -170,7 +173,7 @@ async function decodeWithFfmpeg(source: FfmpegSource, context: DecodeContext): P
 }
 
 /** Only the first audio track, as mono f32le, from the one input ffmpeg may open. */
-function decodeArgs(source: FfmpegSource, rate: number): string[] {
+export function decodeArgs(source: FfmpegSource, rate: number): string[] {
   const fromStdin = 'data' in source;
   return [
     ...(fromStdin ? [] : ['-nostdin']),
@@ -196,7 +199,7 @@ async function decodeViaTempFile(data: Uint8Array, context: DecodeContext): Prom
   }
 }
 
-function decodeFailure(error: unknown, context: DecodeContext): unknown {
+export function decodeFailure(error: unknown, context: { maxSeconds: number }): unknown {
   if (isVoiceStackError(error) || !(error instanceof FfmpegError)) return error;
   switch (error.failure) {
     case 'not-installed':
@@ -207,10 +210,14 @@ function decodeFailure(error: unknown, context: DecodeContext): unknown {
     case 'timeout':
       return audioDecodeError(`decoding ${error.detail}`);
     case 'output-limit':
-      return audioDecodeError(`the audio is longer than the ${context.maxSeconds / 3600}-hour limit`);
+      return audioDecodeError(longerThanLimit(context.maxSeconds));
     default:
       return audioDecodeError(explain(error.detail));
   }
+}
+
+export function longerThanLimit(maxSeconds: number): string {
+  return `the audio is longer than the ${Math.round((maxSeconds / 3600) * 100) / 100}-hour limit (MAX_AUDIO_HOURS)`;
 }
 
 const NOT_AUDIO =

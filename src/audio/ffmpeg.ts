@@ -246,3 +246,89 @@ export function cleanStderr(stderr: string, redact: readonly string[]): string[]
     })
     .filter((line) => line.length > 0);
 }
+
+export interface FfmpegStream {
+  /** Arguments after the common `-hide_banner -loglevel error`; no stdin. */
+  args: readonly string[];
+  signal?: AbortSignal;
+  /**
+   * Longest ffmpeg may take to produce its next bytes while they are awaited. Time the
+   * reader spends elsewhere (transcribing what it got) does not count: a three-hour
+   * decode paced by a slow model is not a stalled one.
+   */
+  stallMs: number;
+  redact?: readonly string[];
+}
+
+/**
+ * ffmpeg's stdout as it is produced, paced by the reader (a full pipe pauses ffmpeg), so
+ * a long decode never sits in memory whole. Ends when ffmpeg exits cleanly; throws an
+ * FfmpegError otherwise. Leaving the loop early kills ffmpeg.
+ */
+export async function* streamFfmpeg(run: FfmpegStream): AsyncGenerator<Buffer> {
+  run.signal?.throwIfAborted();
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'error', ...run.args];
+  const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP_CHARS);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+    (resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    },
+  );
+  const kill = () => child.kill('SIGKILL');
+  run.signal?.addEventListener('abort', kill, { once: true });
+  const chunks = child.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    while (true) {
+      const next = await withStallLimit(chunks.next(), run.stallMs, kill);
+      if (next.done) break;
+      yield next.value;
+    }
+    const { code, signal, error } = await exited;
+    run.signal?.throwIfAborted();
+    if (error) throw spawnFailure(error as NodeJS.ErrnoException);
+    if (code !== 0) {
+      const lines = cleanStderr(stderr, run.redact ?? []);
+      const detail =
+        lines.length > 0
+          ? lines.slice(-DETAIL_LINES).join('; ')
+          : signal
+            ? `ffmpeg was killed by ${signal}`
+            : `ffmpeg exited with code ${code}`;
+      throw new FfmpegError('exit', detail);
+    }
+  } catch (error) {
+    // Killed because the client went away: that is the reason to report, not the exit.
+    run.signal?.throwIfAborted();
+    throw error;
+  } finally {
+    run.signal?.removeEventListener('abort', kill);
+    kill();
+  }
+}
+
+function spawnFailure(error: NodeJS.ErrnoException): FfmpegError {
+  return error.code === 'ENOENT'
+    ? new FfmpegError('not-installed', 'ffmpeg is not installed or not on PATH')
+    : new FfmpegError('exit', `could not start ffmpeg (${error.code})`);
+}
+
+/** Resolves as `pending` does, unless it takes longer than `ms`: then `onStall` runs and it throws. */
+async function withStallLimit<T>(pending: Promise<T>, ms: number, onStall: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      onStall();
+      reject(new FfmpegError('timeout', `produced nothing for ${Math.round(ms / 1000)}s`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([pending, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

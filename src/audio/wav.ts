@@ -117,6 +117,35 @@ export function s16leToFloat(data: Uint8Array): Float32Array {
   return samples;
 }
 
+/**
+ * Checks the format a WAV's first bytes declare (rate bounds, channels), for a file
+ * decoded by ffmpeg rather than here; a header not complete in `head` is ffmpeg's to judge.
+ */
+export function assertWavHeader(head: Uint8Array): void {
+  if (!isWav(head)) return;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let offset = 12;
+  while (offset + 8 <= head.length) {
+    const id = fourCc(head, offset);
+    const size = view.getUint32(offset + 4, true);
+    if (id === 'fmt ') {
+      if (offset + 8 + 16 <= head.length) checkFormatBounds(view, offset + 8, size);
+      return;
+    }
+    if (id === 'data') return;
+    offset += 8 + size + (size & 1);
+  }
+}
+
+/** readFormat's bounds; an encoding this parser lacks (µ-law, ADPCM) is fine for ffmpeg. */
+function checkFormatBounds(view: DataView, offset: number, size: number): void {
+  try {
+    readFormat(view, offset, size);
+  } catch (error) {
+    if (!(error instanceof Error && /unsupported WAV encoding/.test(error.message))) throw error;
+  }
+}
+
 function readLayout(data: Uint8Array): WavLayout {
   if (!isWav(data)) throw audioDecodeError('not a RIFF/WAVE file');
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);

@@ -19,6 +19,7 @@ export class ServiceMetrics {
   readonly modelLoaded: Gauge;
   readonly modelLoadDuration: Histogram;
   readonly audioSeconds: Counter;
+  readonly speechGate: Counter<'decision'>;
 
   constructor(service: ServiceName) {
     this.registry.setDefaultLabels({ service });
@@ -91,6 +92,12 @@ export class ServiceMetrics {
     this.audioSeconds = new Counter({
       name: 'voice_stack_audio_seconds_total',
       help: 'Seconds of audio processed (ASR: transcribed input; TTS: synthesised output)',
+      registers,
+    });
+    this.speechGate = new Counter({
+      name: 'voice_stack_speech_gate_total',
+      help: 'ASR blocks of audio (up to 5 min each) by the speech gate: speech (sent to the engine) or no_speech (never sent)',
+      labelNames: ['decision'],
       registers,
     });
   }

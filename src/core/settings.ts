@@ -29,6 +29,8 @@ export interface AsrSettings extends ServiceSettings {
   readonly cpuThreads: number;
   /** A Silero VAD model in ggml form for `vad_filter`; unset = no VAD. */
   readonly vadModel: string | undefined;
+  /** Longest decoded audio one request may carry (a small compressed file can expand to hours). */
+  readonly maxAudioHours: number;
 }
 
 export interface TtsSettings extends ServiceSettings {
@@ -132,6 +134,14 @@ function readServiceSettings(reader: EnvReader, service: ServiceName, defaultPor
 
 const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 
+/**
+ * Bazarr sends a film's whole audio track as raw 16 kHz PCM: 115 MB an hour, so a
+ * three-hour film is 346 MB and six hours (MAX_AUDIO_HOURS) 691 MB. Uploads are spooled
+ * to disk and decoded in pieces, so this bounds disk, not memory, and a body over it is
+ * cut the moment it passes.
+ */
+export const DEFAULT_MAX_UPLOAD_MB = 1024;
+
 export function parseSettings(env: Env): Settings {
   const reader = new EnvReader(env);
   const settings: Settings = {
@@ -144,6 +154,7 @@ export function parseSettings(env: Env): Settings {
       computeType: reader.read('ASR_COMPUTE_TYPE', z.string(), 'default'),
       cpuThreads: reader.read('ASR_CPU_THREADS', wholeNumber(0, 1024), 0),
       vadModel: optionalPath(reader.raw('ASR_VAD_MODEL')),
+      maxAudioHours: reader.read('MAX_AUDIO_HOURS', decimal(0.001, 48), 6),
     },
     tts: {
       ...readServiceSettings(reader, 'tts', 5002),
@@ -157,7 +168,7 @@ export function parseSettings(env: Env): Settings {
     queueTimeoutSeconds: reader.read('QUEUE_TIMEOUT_SECONDS', decimal(0.001, 86_400), 300),
     memoryThresholdPercent: reader.read('MEMORY_THRESHOLD_PERCENT', decimal(0, 100), 90),
     swapThresholdPercent: reader.read('SWAP_THRESHOLD_PERCENT', decimal(0, 100), 80),
-    maxUploadSizeMb: reader.read('MAX_UPLOAD_SIZE_MB', decimal(0.001, 1_000_000), 100),
+    maxUploadSizeMb: reader.read('MAX_UPLOAD_SIZE_MB', decimal(0.001, 1_000_000), DEFAULT_MAX_UPLOAD_MB),
     modelCacheDir: resolve(expandHome(reader.read('MODEL_CACHE_DIR', z.string(), '~/.cache/voice-stack'))),
     apiKey: reader.raw('API_KEY'),
     metricsRequireApiKey: reader.read('METRICS_REQUIRE_API_KEY', booleanFlag, false),

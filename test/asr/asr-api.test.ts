@@ -2,34 +2,13 @@ import assert from 'node:assert/strict';
 import { createReadStream, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { FormData, request } from 'undici';
 import { convertAudio, speechWav, testWhisperModel } from '../support/fixtures.js';
-import { detailedHealth, http } from '../support/http.js';
+import { detailedHealth, http, postForm } from '../support/http.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { assertRefusedTooLarge, streamUpload } from '../support/upload.js';
 
 interface ErrorBody {
   error: { message: string; type: string; code: string };
-}
-
-async function postForm(
-  url: string,
-  fields: Record<string, string | string[]>,
-  file?: { field: string; data: Buffer; name: string },
-) {
-  const form = new FormData();
-  if (file) form.append(file.field, new Blob([new Uint8Array(file.data)]), file.name);
-  for (const [key, value] of Object.entries(fields)) {
-    for (const item of Array.isArray(value) ? value : [value]) form.append(key, item);
-  }
-  const response = await request(url, { method: 'POST', body: form });
-  const body = Buffer.from(await response.body.arrayBuffer());
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    text: body.toString('utf8'),
-    json: <T = Record<string, unknown>>() => JSON.parse(body.toString('utf8')) as T,
-  };
 }
 
 const SRT_CUE = /^(\d+)\n(\d{2}:\d{2}:\d{2},\d{3}) --> (\d{2}:\d{2}:\d{2},\d{3})\n.+/;
@@ -56,7 +35,11 @@ describe('ASR API on whisper.cpp with a generated model (real server, real bindi
     wav = readFileSync(
       speechWav('Testing one two three. The service transcribes this sentence.', 'asr-speech'),
     );
-    server = await ServiceProcess.start(['serve', 'asr'], { ASR_MODEL: model, MAX_CONCURRENT_REQUESTS: '2' });
+    server = await ServiceProcess.start(['serve', 'asr'], {
+      ASR_MODEL: model,
+      MAX_CONCURRENT_REQUESTS: '2',
+      MAX_UPLOAD_SIZE_MB: '100',
+    });
     base = server.url('asr');
   });
   after(() => server.stop());
@@ -290,7 +273,7 @@ describe('ASR API on whisper.cpp with a generated model (real server, real bindi
     assert.equal((await transcribe({})).status, 200, 'still serving');
   });
 
-  it('refuses a 120 MB upload with 413 and stops reading', async () => {
+  it('refuses a 120 MB upload over MAX_UPLOAD_SIZE_MB=100 with 413 and stops reading', async () => {
     const total = 120 * 1024 * 1024;
     for (const chunked of [false, true]) {
       const upload = () =>

@@ -136,6 +136,9 @@ describe('ASR against hostile uploads (real server, real whisper.cpp)', () => {
       wavHeader(16000, 0, 16, samples),
       wavHeader(16000, 1, 7, samples),
       wavHeader(4_000_000_000, 2, 16, samples),
+      // Over the 4 MB that are parsed in process: the header is checked before ffmpeg is.
+      wavHeader(50_000_017, 1, 16, Buffer.alloc(5 * 1024 * 1024, 1)),
+      wavHeader(0, 1, 16, Buffer.alloc(5 * 1024 * 1024, 1)),
     ];
     for (const wav of headers) {
       const started = performance.now();
@@ -149,7 +152,10 @@ describe('ASR against hostile uploads (real server, real whisper.cpp)', () => {
       ]);
       // A bit depth the parser lacks may still be ffmpeg's to read; a lying rate never is.
       const rate = wav.readUInt32LE(24);
-      if (rate < 1000 || rate > 768_000) assert.equal(response.status, 400, `${rate} Hz: ${response.text}`);
+      if (rate < 1000 || rate > 768_000) {
+        assert.equal(response.status, 400, `${rate} Hz: ${response.text}`);
+        assert.match(response.text, /declares a sample rate of/, 'refused by the header check, not by ffmpeg');
+      }
       else assert.ok(response.status === 200 || response.status === 400, response.text);
       assert.ok(performance.now() - started < 10_000);
       assert.ok(health < 1000, `/health took ${health} ms`);

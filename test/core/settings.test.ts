@@ -18,7 +18,8 @@ describe('settings', () => {
     assert.equal(s.queueTimeoutSeconds, 300);
     assert.equal(s.memoryThresholdPercent, 90);
     assert.equal(s.swapThresholdPercent, 80);
-    assert.equal(s.maxUploadSizeMb, 100);
+    assert.equal(s.maxUploadSizeMb, 1024);
+    assert.equal(s.asr.maxAudioHours, 6);
     assert.equal(s.asr.idleTimeoutMinutes, 60);
     assert.equal(s.apiKey, undefined);
     assert.deepEqual(s.corsOrigins, []);

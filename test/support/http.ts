@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { FormData, request } from 'undici';
 
 export interface HttpResult {
   readonly status: number;
@@ -71,4 +71,25 @@ export async function samplePeaks<T>(baseUrl: string, work: Promise<T>, interval
     done = true;
     await sampler;
   }
+}
+
+/** A multipart POST as browsers and the OpenAI SDKs send it: fields, and at most one file. */
+export async function postForm(
+  url: string,
+  fields: Record<string, string | string[]>,
+  file?: { field: string; data: Buffer; name: string },
+) {
+  const form = new FormData();
+  if (file) form.append(file.field, new Blob([new Uint8Array(file.data)]), file.name);
+  for (const [key, value] of Object.entries(fields)) {
+    for (const item of Array.isArray(value) ? value : [value]) form.append(key, item);
+  }
+  const response = await request(url, { method: 'POST', body: form });
+  const body = Buffer.from(await response.body.arrayBuffer());
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    text: body.toString('utf8'),
+    json: <T = Record<string, unknown>>() => JSON.parse(body.toString('utf8')) as T,
+  };
 }

@@ -94,7 +94,7 @@ describe('TTS guard rails (real server, real engine)', () => {
 
   it('refuses a 120 MB upload with 413 without reading it to its end or holding it', async () => {
     await withServer({}, async (server, base) => {
-      assert.equal((await detailedHealth(base)).config.max_upload_mb, 100, 'the default limit');
+      assert.equal((await detailedHealth(base)).config.max_upload_mb, 1024, 'the default limit');
       await speak(base, 'warm up');
       const before = await residentBytes(base);
       const total = 120 * 1024 * 1024;

@@ -12,6 +12,17 @@ export interface TranscribeOptions {
   readonly wordTimestamps: boolean;
   /** Skip silence with a voice activity detector before decoding. */
   readonly vad: boolean;
+  /**
+   * Where the speech is (seconds into `audio`): only these stretches are decoded,
+   * packed into the engine's windows, so silence between them is never heard.
+   */
+  readonly speech?: readonly SpeechRegion[] | undefined;
+}
+
+export interface SpeechRegion {
+  /** Seconds from the start of the audio. */
+  readonly start: number;
+  readonly end: number;
 }
 
 export interface TranscriptWord {
@@ -50,4 +61,6 @@ export interface AsrEngine extends LoadableEngine {
   /** `audio` is 16 kHz mono. Runs off the event loop; stops the engine when `signal` aborts. */
   transcribe(audio: PcmAudio, options: TranscribeOptions, signal: AbortSignal): Promise<Transcript>;
   detectLanguage(audio: PcmAudio, signal: AbortSignal): Promise<DetectedLanguage>;
+  /** Speech regions from the engine's voice activity detector; undefined when it has none loaded. */
+  detectSpeech?(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined>;
 }

@@ -24,7 +24,7 @@ export function mapTime(piece: Piece, t: number): number {
 }
 
 /** Where to end a piece: the quietest 20 ms frame near the limit, so words are rarely cut in two. */
-function quietCut(samples: Float32Array, start: number, limit: number): number {
+export function quietCut(samples: Float32Array, start: number, limit: number): number {
   const frame = SAMPLE_RATE / 50;
   let best = limit;
   let bestEnergy = Number.POSITIVE_INFINITY;

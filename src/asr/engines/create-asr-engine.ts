@@ -8,7 +8,13 @@ import { isVoiceStackError, modelUnavailableError } from '../../core/errors.js';
 import type { ModelCache } from '../../core/model-cache.js';
 import type { AsrSettings } from '../../core/settings.js';
 import { resolveWhisperModel } from '../model-catalog.js';
-import type { AsrEngine, DetectedLanguage, TranscribeOptions, Transcript } from './asr-engine.js';
+import type {
+  AsrEngine,
+  DetectedLanguage,
+  SpeechRegion,
+  TranscribeOptions,
+  Transcript,
+} from './asr-engine.js';
 import { WhisperCppEngine } from './whisper-cpp.js';
 
 /** 0 = share the cores among the concurrent slots, so parallel requests don't oversubscribe. */
@@ -72,6 +78,10 @@ class ModelFileEngine implements AsrEngine {
 
   detectLanguage(audio: PcmAudio, signal: AbortSignal): Promise<DetectedLanguage> {
     return this.loaded().detectLanguage(audio, signal);
+  }
+
+  async detectSpeech(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined> {
+    return this.loaded().detectSpeech?.(audio, signal);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { SpeechRegion } from './asr-engine.js';
 /**
  * What the whisper.cpp engine needs from a native binding: one call per window of at most 30 s.
  * Two bindings implement it (see whisper-cpp.ts for which is used when):
@@ -44,11 +45,7 @@ export interface WindowResult {
   readonly segments: readonly WindowSegment[];
 }
 
-export interface SpeechRegion {
-  /** Seconds. */
-  readonly start: number;
-  readonly end: number;
-}
+export type { SpeechRegion };
 
 export interface WhisperBackend {
   readonly device: 'cpu' | 'cuda';

@@ -5,6 +5,7 @@ import { inspectWhisperModelFile } from '../whisper-model-file.js';
 import type {
   AsrEngine,
   DetectedLanguage,
+  SpeechRegion,
   TranscribeOptions,
   Transcript,
   TranscriptSegment,
@@ -178,9 +179,11 @@ export class WhisperCppEngine implements AsrEngine {
   async transcribe(audio: PcmAudio, options: TranscribeOptions, signal: AbortSignal): Promise<Transcript> {
     const backend = this.requireBackend();
     const duration = audio.samples.length / audio.sampleRate;
-    const pieces = options.vad
-      ? await this.speechPieces(audio.samples, backend.maxCallSeconds, signal)
-      : splitIntoPieces(audio.samples, backend.maxCallSeconds);
+    const pieces = options.speech
+      ? packSpeech(audio.samples, options.speech, backend.maxCallSeconds)
+      : options.vad
+        ? await this.speechPieces(audio.samples, backend.maxCallSeconds, signal)
+        : splitIntoPieces(audio.samples, backend.maxCallSeconds);
     let language = options.language;
     let prompt = options.prompt;
     const segments: TranscriptSegment[] = [];
@@ -235,6 +238,10 @@ export class WhisperCppEngine implements AsrEngine {
       code: result.language ?? 'en',
       ...(result.languageProbability === undefined ? {} : { probability: result.languageProbability }),
     };
+  }
+
+  async detectSpeech(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined> {
+    return this.vad?.detectSpeech(audio.samples, signal);
   }
 
   private requireBackend(): WhisperBackend {
