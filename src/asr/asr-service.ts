@@ -86,7 +86,7 @@ export async function buildAsrService(
     options.clock,
   );
   const app = await createServiceApp(runtime);
-  await registerUploads(app, settings.maxUploadSizeMb);
+  await registerUploads(app, settings.maxUploadSizeMb, settings.asr.uploadDiskReserveMb);
   registerAsrRoutes(app, runtime);
   registerModelRoutes(app, runtime, cache);
   return { app, runtime };

@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart, { type MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
-import { fileTooLargeError, invalidParameterError, isVoiceStackError } from '../core/errors.js';
+import {
+  fileTooLargeError,
+  invalidParameterError,
+  isVoiceStackError,
+  resourceThresholdError,
+} from '../core/errors.js';
 import type { ServiceApp } from '../core/service-app.js';
 
 /** An uploaded file, spooled to disk so that queued requests hold no audio in memory. */
@@ -49,7 +55,11 @@ export function requireUpload(value: unknown, field: string): UploadedFile {
  * route schema checks, and each file streams to a temporary file whose path takes
  * its place. A file over MAX_UPLOAD_SIZE_MB fails as soon as the limit is passed.
  */
-export async function registerUploads(app: ServiceApp, maxUploadMb: number): Promise<void> {
+export async function registerUploads(
+  app: ServiceApp,
+  maxUploadMb: number,
+  diskReserveMb: number,
+): Promise<void> {
   const maxBytes = Math.floor(maxUploadMb * 1024 * 1024);
   await sweepStaleSpools(tmpdir());
   const dir = join(tmpdir(), `${SPOOL_PREFIX}${process.pid}`);
@@ -68,7 +78,7 @@ export async function registerUploads(app: ServiceApp, maxUploadMb: number): Pro
       // rest of the body would still be read to its end.
       part.file.once('limit', () => part.file.destroy(fileTooLargeError(maxUploadMb)));
       try {
-        await pipeline(part.file, output);
+        await pipeline(part.file, diskReserveCheck(dir, diskReserveMb), output);
       } catch (error) {
         throw isVoiceStackError(error)
           ? error
@@ -86,6 +96,44 @@ export async function registerUploads(app: ServiceApp, maxUploadMb: number): Pro
   app.addHook('onResponse', async (request) => removeUploads(request));
   app.addHook('onRequestAbort', async (request) => removeUploads(request));
   app.addHook('onClose', async () => rm(dir, { recursive: true, force: true }));
+}
+
+/** How often, in bytes written, the spool's free disk space is looked at. */
+const DISK_CHECK_EVERY_BYTES = 32 * 1024 * 1024;
+const DISK_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * Passes the upload through, stopping it once the spool's filesystem would have less
+ * than `reserveMb` free: MAX_UPLOAD_SIZE_MB bounds one upload, but every queued request
+ * spools one, and a full disk takes more than this service down with it.
+ */
+function diskReserveCheck(dir: string, reserveMb: number): Transform {
+  let sinceCheck = Number.POSITIVE_INFINITY;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      sinceCheck += chunk.length;
+      if (sinceCheck < DISK_CHECK_EVERY_BYTES) return done(null, chunk);
+      sinceCheck = 0;
+      statfs(dir).then(
+        (fs) => done(diskShortage(fs, reserveMb, chunk.length), chunk),
+        () => done(null, chunk),
+      );
+    },
+  });
+}
+
+function diskShortage(
+  fs: { bsize: number; blocks: number; bavail: number },
+  reserveMb: number,
+  incoming: number,
+) {
+  const total = fs.blocks * fs.bsize;
+  const free = fs.bavail * fs.bsize - incoming;
+  const reserve = reserveMb * 1024 * 1024;
+  if (free >= reserve || total <= 0) return null;
+  const usedPercent = (100 * (total - free)) / total;
+  const limitPercent = Math.round((100 * (total - reserve)) / total);
+  return resourceThresholdError('disk', usedPercent, limitPercent, DISK_RETRY_AFTER_SECONDS);
 }
 
 /**

@@ -76,7 +76,7 @@ export function queueFullError(retryAfterSeconds: number): VoiceStackError {
 }
 
 export function resourceThresholdError(
-  resource: 'memory' | 'swap',
+  resource: 'memory' | 'swap' | 'disk',
   percent: number,
   thresholdPercent: number,
   retryAfterSeconds: number,

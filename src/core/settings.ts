@@ -31,6 +31,8 @@ export interface AsrSettings extends ServiceSettings {
   readonly vadModel: string | undefined;
   /** Longest decoded audio one request may carry (a small compressed file can expand to hours). */
   readonly maxAudioHours: number;
+  /** Uploads stop (503) once the spool's filesystem would have less than this free. */
+  readonly uploadDiskReserveMb: number;
 }
 
 export interface TtsSettings extends ServiceSettings {
@@ -155,6 +157,7 @@ export function parseSettings(env: Env): Settings {
       cpuThreads: reader.read('ASR_CPU_THREADS', wholeNumber(0, 1024), 0),
       vadModel: optionalPath(reader.raw('ASR_VAD_MODEL')),
       maxAudioHours: reader.read('MAX_AUDIO_HOURS', decimal(0.001, 48), 6),
+      uploadDiskReserveMb: reader.read('UPLOAD_DISK_RESERVE_MB', decimal(0, 100_000_000), 2048),
     },
     tts: {
       ...readServiceSettings(reader, 'tts', 5002),

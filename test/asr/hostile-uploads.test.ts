@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FormData, request } from 'undici';
 import { speechWav, testWhisperModel } from '../support/fixtures.js';
-import { http } from '../support/http.js';
+import { detailedHealth, http } from '../support/http.js';
 import { ServiceProcess } from '../support/service-process.js';
 
 interface ErrorBody {
@@ -154,9 +154,12 @@ describe('ASR against hostile uploads (real server, real whisper.cpp)', () => {
       const rate = wav.readUInt32LE(24);
       if (rate < 1000 || rate > 768_000) {
         assert.equal(response.status, 400, `${rate} Hz: ${response.text}`);
-        assert.match(response.text, /declares a sample rate of/, 'refused by the header check, not by ffmpeg');
-      }
-      else assert.ok(response.status === 200 || response.status === 400, response.text);
+        assert.match(
+          response.text,
+          /declares a sample rate of/,
+          'refused by the header check, not by ffmpeg',
+        );
+      } else assert.ok(response.status === 200 || response.status === 400, response.text);
       assert.ok(performance.now() - started < 10_000);
       assert.ok(health < 1000, `/health took ${health} ms`);
     }
@@ -253,3 +256,32 @@ function readyWav(): Buffer {
     samples.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / 16000)), i * 2);
   return wavHeader(16000, 1, 16, samples);
 }
+
+describe('uploads stop before the spool fills the disk (real server)', () => {
+  it('answers 503 naming the disk once free space would fall under UPLOAD_DISK_RESERVE_MB, leaving nothing', async () => {
+    const spoolParent = mkdtempSync(join(tmpdir(), 'vs-spool-disk-'));
+    // A reserve no disk has: every upload is over it, which is what a nearly full disk looks like.
+    const server = await ServiceProcess.start(['serve', 'asr'], {
+      ASR_MODEL: await testWhisperModel(),
+      TMPDIR: spoolParent,
+      UPLOAD_DISK_RESERVE_MB: '100000000',
+    });
+    try {
+      const base = server.url('asr');
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(readyWav())]), 'a.wav');
+      const response = await request(`${base}/v1/audio/transcriptions`, { method: 'POST', body: form });
+      const text = await response.body.text();
+      assert.equal(response.statusCode, 503, text);
+      assert.match(text, /Resource threshold exceeded \(disk: \d+%\)/);
+      assert.ok(Number(response.headers['retry-after']) > 0, 'Retry-After');
+      const health = await detailedHealth(base);
+      assert.equal(health.concurrency.active_requests, 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(readdirSync(join(spoolParent, `voice-stack-uploads-${server.child.pid}`)), []);
+    } finally {
+      await server.stop();
+      rmSync(spoolParent, { recursive: true, force: true });
+    }
+  });
+});
