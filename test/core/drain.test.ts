@@ -110,6 +110,9 @@ describe('drain on SIGTERM', () => {
         `answered at the end of the grace (${runningAfter} ms)`,
       );
       assert.equal(await server.exited, 1, 'exit 1: the grace period forced it');
+      const exitedAfter = Date.now() - sentAt;
+      console.log(`grace 2 s: exited ${exitedAfter} ms after SIGTERM`);
+      assert.ok(exitedAfter < 5000, 'the running inference is stopped, not waited for');
     } finally {
       await server.stop();
     }
