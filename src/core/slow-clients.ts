@@ -11,7 +11,7 @@
  * - connections: `server.maxConnections` caps the total, a per-address count keeps one
  *   client from taking all of it (so a probe from elsewhere still gets in).
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { errorEnvelope } from './error-handler.js';
@@ -65,7 +65,7 @@ function cutRequest(socket: Socket, error: VoiceStackError, logger: FastifyBaseL
 function rawResponse(error: VoiceStackError): string {
   const body = JSON.stringify(errorEnvelope(error));
   return [
-    `HTTP/1.1 ${error.status} ${error.status === 408 ? 'Request Timeout' : 'Bad Request'}`,
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}`,
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
@@ -90,7 +90,10 @@ export function clientErrorHandler(this: { log: FastifyBaseLogger }, error: Erro
     cutRequest(socket, requestTimeoutError(detail, setting), this.log);
     return;
   }
-  const malformed = new VoiceStackError(ErrorKinds.invalidParameter, 'Invalid request: not valid HTTP/1.1.');
+  const malformed =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? new VoiceStackError(ErrorKinds.headersTooLarge, 'Request headers too large.')
+      : new VoiceStackError(ErrorKinds.invalidParameter, 'Invalid request: not valid HTTP/1.1.');
   if (socket.writable) socket.end(rawResponse(malformed));
   socket.destroy();
 }
