@@ -34,10 +34,14 @@ export async function serve(target: ServeTarget): Promise<void> {
   const host = new ServiceHost(services, {
     host: settings.host,
     shutdownGraceSeconds: settings.shutdownGraceSeconds,
+    drainNoticeSeconds: settings.drainNoticeSeconds,
     logger,
   });
+  // SIGINT is Ctrl-C at a terminal: no load balancer to tell, so no drain notice.
   const stop = (signal: string) => {
-    void host.shutdown(signal).then((drained) => process.exit(drained ? 0 : 1));
+    void host
+      .shutdown(signal, { notice: signal === 'SIGTERM' })
+      .then((drained) => process.exit(drained ? 0 : 1));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

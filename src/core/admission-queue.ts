@@ -169,6 +169,24 @@ export class AdmissionQueue {
     }
   }
 
+  /**
+   * Starts draining and fails now, with `error`, every queued request that would not
+   * finish within `budgetMs` at the measured mean service time (running requests are
+   * taken to need a whole one more). Answering them at once beats a dropped socket at
+   * the end of the grace period. Returns how many were refused.
+   */
+  shedBeyond(budgetMs: number, error: () => Error): number {
+    this.draining = true;
+    const slots = this.options.maxConcurrent;
+    const busyRound = this.active >= slots ? 1 : 0;
+    const late = this.waiters.filter((_waiter, position) => {
+      const roundsBefore = Math.floor(position / slots) + busyRound;
+      return (roundsBefore + 1) * this.averageServiceMs > budgetMs;
+    });
+    for (const waiter of late) this.removeWaiter(waiter, error());
+    return late.length;
+  }
+
   /** Refuses new requests and resolves once queued and running ones have finished. */
   close(): Promise<void> {
     this.draining = true;

@@ -171,14 +171,16 @@ export function registerOverLimitLinger(app: ServiceApp): void {
   });
 }
 
+/** The `{"error": …}` body every refusal carries. */
+export function errorEnvelope(error: VoiceStackError) {
+  return {
+    error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null },
+  };
+}
+
 export function sendError(reply: FastifyReply, error: VoiceStackError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply
-    .code(error.status)
-    .type('application/json; charset=utf-8')
-    .send({
-      error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null },
-    });
+  return reply.code(error.status).type('application/json; charset=utf-8').send(errorEnvelope(error));
 }
 
 function logError(request: FastifyRequest, mapped: VoiceStackError, original: unknown): void {

@@ -62,6 +62,8 @@ export const ErrorKinds = {
   serviceUnavailable: kind('VS_ERR_SERVICE_UNAVAILABLE', 503, 'service_unavailable', 'service_unavailable'),
   unauthorized: kind('VS_ERR_UNAUTHORIZED', 401, 'authentication_error', 'unauthorized'),
   notFound: kind('VS_ERR_NOT_FOUND', 404, 'not_found_error', 'not_found'),
+  headersTooLarge: kind('VS_ERR_HEADERS_TOO_LARGE', 431, 'invalid_request_error', 'headers_too_large'),
+  requestTimeout: kind('VS_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request_timeout'),
   clientClosed: kind('VS_ERR_CLIENT_CLOSED', 499, 'invalid_request_error', 'client_closed'),
   engineFailed: kind('VS_ERR_ENGINE_FAILED', 500, 'server_error', 'engine_failed'),
   internal: kind('VS_ERR_INTERNAL', 500, 'server_error', 'internal'),
@@ -100,6 +102,20 @@ export function shuttingDownError(): VoiceStackError {
   return new VoiceStackError(ErrorKinds.shuttingDown, 'Server is shutting down: not accepting new work.', {
     retryAfterSeconds: 5,
   });
+}
+
+/** A queued or running request the drain cannot finish before the grace period ends. */
+export function drainCutError(retryAfterSeconds: number): VoiceStackError {
+  return new VoiceStackError(
+    ErrorKinds.shuttingDown,
+    'Server is shutting down: this request cannot finish within SHUTDOWN_GRACE_SECONDS. Retry on another instance or later.',
+    { retryAfterSeconds },
+  );
+}
+
+/** The client sent the request too slowly: `setting` names the bound it crossed. */
+export function requestTimeoutError(detail: string, setting: string): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.requestTimeout, `Request timed out: ${detail} (${setting}).`);
 }
 
 export function fileTooLargeError(limitMb: number, setting = 'MAX_UPLOAD_SIZE_MB'): VoiceStackError {

@@ -17,6 +17,9 @@ import type { ResourceGuard } from './resource-guard.js';
  * body (so refused requests cost no decoding) and `run` for the work itself.
  */
 export class InferenceGate<E extends LoadableEngine> {
+  /** Aborted when the process stops waiting for running work (end of the shutdown grace). */
+  private readonly shutdown = new AbortController();
+
   constructor(
     private readonly deps: {
       readonly admission: AdmissionQueue;
@@ -52,7 +55,9 @@ export class InferenceGate<E extends LoadableEngine> {
     work: (engine: E, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     this.admit();
-    const signal = clientAbortSignal(request, reply);
+    // A request answered 503 at the end of the grace has no client to abort it, so
+    // the shutdown stops its engine too: the model can then be unloaded at once.
+    const signal = AbortSignal.any([clientAbortSignal(request, reply), this.shutdown.signal]);
     const permit = await this.deps.admission.acquire(signal);
     this.deps.metrics.queueWait.observe(permit.waitedMs / 1000);
     const endTimer = this.deps.metrics.inferenceDuration.startTimer();
@@ -67,6 +72,11 @@ export class InferenceGate<E extends LoadableEngine> {
       endTimer();
       permit.release();
     }
+  }
+
+  /** Stops every running inference (their engines see the abort); for the forced end of a drain. */
+  abortAll(): void {
+    this.shutdown.abort();
   }
 
   private asLoadError(error: unknown): unknown {

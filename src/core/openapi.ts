@@ -44,19 +44,14 @@ export async function registerOpenApi(app: ServiceApp, info: OpenApiInfo): Promi
     routePrefix: DOCS_PREFIX,
     uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
   });
-  app.get(OPENAPI_PATH, { schema: { hide: true }, config: { open: true } }, async () => app.swagger());
+  // Not open: with API_KEY set the document and the page need the key too (DESIGN §2:
+  // every route but health), as the route list is itself worth keeping private.
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 }
 
-/**
- * The docs page and its assets stay reachable without the API key (a browser
- * cannot send it for a page load; the page lets you enter it for "Try it out"),
- * and routes open anyway, like /health, are documented as needing no key.
- */
+/** Routes open anyway, like /health, are documented as needing no key. */
 function markOpenRoutes(app: ServiceApp): void {
   app.addHook('onRoute', (route) => {
-    if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) {
-      route.config = { ...route.config, open: true };
-    }
     if (route.config?.open === true && route.schema?.hide !== true) {
       route.schema = { ...route.schema, security: [] };
     }

@@ -13,9 +13,16 @@ import type { LoadableEngine } from './engine.js';
 import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
 import { unauthorizedError } from './errors.js';
 import { registerHealthRoutes } from './health-routes.js';
+import { trackInflightReplies } from './inflight-replies.js';
 import { registerOpenApi } from './openapi.js';
 import { packageVersion } from './package-version.js';
 import type { ServiceRuntime } from './service-runtime.js';
+import {
+  clientErrorHandler,
+  registerBodyIdleTimeout,
+  registerConnectionLimits,
+  serverTimeoutOptions,
+} from './slow-clients.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -88,6 +95,8 @@ export async function createServiceApp<E extends LoadableEngine>(
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
+    ...serverTimeoutOptions(settings),
+    clientErrorHandler,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler(settings.maxUploadSizeMb),
     // strictNumbers: NaN and ±Infinity (JSON's 1e400, a coerced "Infinity") are not numbers
@@ -99,6 +108,9 @@ export async function createServiceApp<E extends LoadableEngine>(
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
+  registerConnectionLimits(app.server, settings, app.log);
+  registerBodyIdleTimeout(app, settings.bodyIdleTimeoutSeconds);
+  trackInflightReplies(app);
   // While draining, each response closes its connection: a keep-alive socket left
   // open would hold the server's close until the keep-alive timeout.
   app.addHook('onSend', async (_request, reply) => {

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { LoadableEngine } from './engine.js';
+import { drainCutError } from './errors.js';
+import { answerUnfinished } from './inflight-replies.js';
 import type { ServiceApp } from './service-app.js';
 import type { ServiceRuntime } from './service-runtime.js';
 
@@ -9,17 +11,34 @@ export interface HostedService {
   readonly port: number;
 }
 
+export interface ServiceHostOptions {
+  readonly host: string;
+  /** The whole drain, notice included: systemd and Kubernetes count from SIGTERM. */
+  readonly shutdownGraceSeconds: number;
+  /** How long the listener stays open saying "draining" before it closes. */
+  readonly drainNoticeSeconds: number;
+  readonly logger: Logger;
+}
+
+/** How long the 503s written at the end of the grace period get to reach their clients. */
+const FORCED_ANSWER_FLUSH_MS = 500;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
- * Runs one or more services in this process and shuts them down gracefully: stop
- * accepting, let running and queued requests finish within the grace period, then
- * unload the models.
+ * Runs one or more services in this process and shuts them down gracefully:
+ * 1. draining: new work gets 503 + Retry-After, /ready 503 "draining", /health 200, and
+ *    queued requests that cannot finish within the grace get their 503 now;
+ * 2. after the drain notice the listener closes (load balancers have seen /ready by then);
+ * 3. running and queued requests finish within the grace; those still unanswered at
+ *    its end get a 503 before the sockets are cut; the models are unloaded.
  */
 export class ServiceHost {
   private closing: Promise<boolean> | undefined;
 
   constructor(
     private readonly services: readonly HostedService[],
-    private readonly options: { host: string; shutdownGraceSeconds: number; logger: Logger },
+    private readonly options: ServiceHostOptions,
   ) {}
 
   async start(): Promise<void> {
@@ -40,35 +59,66 @@ export class ServiceHost {
     });
   }
 
-  /** Resolves true when everything drained in time, false when the grace period forced it. */
-  shutdown(reason: string): Promise<boolean> {
-    this.closing ??= this.drain(reason);
+  /**
+   * Resolves true when everything drained in time, false when the grace period forced it.
+   * `notice: false` skips the drain notice (Ctrl-C at a terminal has no load balancer).
+   */
+  shutdown(reason: string, options: { notice?: boolean } = {}): Promise<boolean> {
+    this.closing ??= this.drain(reason, options.notice ?? true);
     return this.closing;
   }
 
-  private async drain(reason: string): Promise<boolean> {
+  private async drain(reason: string, notice: boolean): Promise<boolean> {
     const { logger, shutdownGraceSeconds } = this.options;
-    logger.info({ event: 'shutdown_started', reason, graceSeconds: shutdownGraceSeconds }, 'draining');
-    const drained = Promise.all(
-      // The runtime starts draining first, so new inference requests get a clear
-      // 503 while the server finishes what it accepted.
-      this.services.map(({ app, runtime }) => Promise.all([runtime.close(), app.close()])),
-    ).then(() => true);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), shutdownGraceSeconds * 1000);
-    });
-    const inTime = await Promise.race([drained, timedOut]);
-    clearTimeout(timer);
+    const graceMs = shutdownGraceSeconds * 1000;
+    const deadline = Date.now() + graceMs;
+    const noticeMs = notice ? Math.min(this.options.drainNoticeSeconds * 1000, graceMs) : 0;
+    const shed = this.services.map(({ runtime }) =>
+      runtime.admission.shedBeyond(graceMs, () => drainCutError(retryAfterSeconds(shutdownGraceSeconds))),
+    );
+    logger.info(
+      { event: 'shutdown_started', reason, graceSeconds: shutdownGraceSeconds, noticeMs, shedQueued: shed },
+      'draining',
+    );
+    await sleep(noticeMs);
+    const inTime = await this.closeWithin(deadline - Date.now());
     if (!inTime) await this.force();
     logger.info({ event: 'shutdown_finished', drained: inTime }, inTime ? 'drained' : 'grace period over');
     return inTime;
   }
 
+  /** Closes the listeners and waits for the accepted work, at most `ms`. */
+  private async closeWithin(ms: number): Promise<boolean> {
+    const drained = Promise.all(
+      this.services.map(({ app, runtime }) => Promise.all([runtime.close(), app.close()])),
+    ).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    });
+    const inTime = await Promise.race([drained, timedOut]);
+    clearTimeout(timer);
+    return inTime;
+  }
+
+  /** Grace over: answer whoever has no response yet, then cut the sockets and unload. */
   private async force(): Promise<void> {
+    const retryAfter = retryAfterSeconds(this.options.shutdownGraceSeconds);
+    await Promise.all(
+      this.services.map(({ app, runtime }) => {
+        // Queued requests fail first, so their 503s are among those flushed below.
+        runtime.admission.destroy();
+        return answerUnfinished(app, drainCutError(retryAfter), FORCED_ANSWER_FLUSH_MS);
+      }),
+    );
     for (const { app, runtime } of this.services) {
       app.server.closeAllConnections();
       await runtime.destroy();
     }
   }
+}
+
+/** A replacement is usually up about one grace period after a restart began. */
+function retryAfterSeconds(graceSeconds: number): number {
+  return Math.max(1, Math.ceil(graceSeconds));
 }

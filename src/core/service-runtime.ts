@@ -88,9 +88,10 @@ export class ServiceRuntime<E extends LoadableEngine> {
     await this.slot.close();
   }
 
-  /** Fails queued requests now and unloads. */
+  /** Fails queued requests now, stops running ones and unloads. */
   async destroy(): Promise<void> {
     this.admission.destroy();
+    this.gate.abortAll();
     await this.slot.close();
   }
 }

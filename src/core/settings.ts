@@ -62,6 +62,18 @@ export interface Settings {
   readonly logLevel: string;
   /** How long SIGTERM waits for in-flight and queued work before forcing exit. */
   readonly shutdownGraceSeconds: number;
+  /** After SIGTERM, how long /ready says "draining" before the listener closes. */
+  readonly drainNoticeSeconds: number;
+  /** Longest time to receive one whole request (headers and body); 0 = no bound. */
+  readonly requestTimeoutSeconds: number;
+  /** Longest time to receive a request's headers. */
+  readonly headersTimeoutSeconds: number;
+  /** Longest silence while a request body is arriving before the request is cut. */
+  readonly bodyIdleTimeoutSeconds: number;
+  /** Open connections per service; 0 = no bound. */
+  readonly maxConnections: number;
+  /** Open connections per client address per service; 0 = no bound. */
+  readonly maxConnectionsPerIp: number;
 }
 
 export class SettingsError extends Error {
@@ -179,6 +191,14 @@ export function parseSettings(env: Env): Settings {
     corsOrigins: splitList(reader.raw('CORS_ORIGINS')),
     logLevel: reader.read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
     shutdownGraceSeconds: reader.read('SHUTDOWN_GRACE_SECONDS', decimal(0, 3600), 30),
+    drainNoticeSeconds: reader.read('DRAIN_NOTICE_SECONDS', decimal(0, 3600), 5),
+    // Generous: an honest upload of hundreds of MB over a slow link takes minutes;
+    // stalled clients are cut by the idle bound long before this.
+    requestTimeoutSeconds: reader.read('REQUEST_TIMEOUT_SECONDS', decimal(0, 86_400), 1800),
+    headersTimeoutSeconds: reader.read('HEADERS_TIMEOUT_SECONDS', decimal(0.1, 3600), 30),
+    bodyIdleTimeoutSeconds: reader.read('BODY_IDLE_TIMEOUT_SECONDS', decimal(0.1, 3600), 30),
+    maxConnections: reader.read('MAX_CONNECTIONS', wholeNumber(0, 1_000_000), 2048),
+    maxConnectionsPerIp: reader.read('MAX_CONNECTIONS_PER_IP', wholeNumber(0, 1_000_000), 256),
   };
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
   return settings;

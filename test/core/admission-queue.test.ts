@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AdmissionQueue, type SlotPermit } from '../../src/core/admission-queue.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { VoiceStackError } from '../../src/core/errors.js';
+import { ErrorKinds, VoiceStackError } from '../../src/core/errors.js';
 
 function queue(maxConcurrent: number, maxQueue: number, clock = new ManualClock()) {
   return new AdmissionQueue({ maxConcurrent, maxQueue, queueTimeoutMs: 10_000, clock });
@@ -102,5 +102,27 @@ describe('AdmissionQueue', () => {
     const busy = q.estimateRetryAfterSeconds();
     assert.ok(empty >= 3 && empty <= 5, `empty ${empty}`);
     assert.ok(busy > empty * 2, `busy ${busy} vs empty ${empty}`);
+  });
+
+  it('shedBeyond refuses the queued requests the budget cannot cover, keeps the rest, and drains', async () => {
+    const q = queue(1, 10);
+    const running = await q.acquire();
+    const waiting = Array.from({ length: 4 }, () =>
+      q.acquire().then(
+        () => 'granted',
+        (e: unknown) => code(e),
+      ),
+    );
+    // Mean service time starts at 2 s: the first waiter finishes at 4 s, the second at 6 s.
+    const shed = q.shedBeyond(5000, () => new VoiceStackError(ErrorKinds.shuttingDown, 'bye'));
+    assert.equal(shed, 3);
+    assert.equal(q.isDraining, true);
+    running.release();
+    assert.deepEqual(await Promise.all(waiting), [
+      'granted',
+      'VS_ERR_SHUTTING_DOWN',
+      'VS_ERR_SHUTTING_DOWN',
+      'VS_ERR_SHUTTING_DOWN',
+    ]);
   });
 });
