@@ -135,8 +135,13 @@ async function ffmpegEncode(
   }
 }
 
-function codecArgs(format: Exclude<AudioFormat, 'wav' | 'pcm'>, sampleRate: number): string[] {
+/** The one codec table, for whole files and streams: ffmpeg output arguments per format. */
+export function codecArgs(format: AudioFormat, sampleRate: number): string[] {
   switch (format) {
+    case 'wav':
+      return ['-c:a', 'pcm_s16le', '-f', 'wav'];
+    case 'pcm':
+      return ['-c:a', 'pcm_s16le', '-f', 's16le'];
     case 'mp3':
       return [
         '-c:a',
@@ -172,7 +177,7 @@ function supportedRate(rate: number, rates: readonly number[]): number {
   return rates.find((candidate) => candidate >= rate) ?? (rates[rates.length - 1] as number);
 }
 
-function tempoArgs(tempo: number): string[] {
+export function tempoArgs(tempo: number): string[] {
   return tempo === 1 ? [] : ['-af', atempoChain(tempo)];
 }
 

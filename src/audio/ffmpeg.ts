@@ -4,6 +4,8 @@
  * and its failures described from the last lines ffmpeg printed.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
 
 const FFMPEG = 'ffmpeg';
 const STDERR_KEEP_CHARS = 8192;
@@ -230,6 +232,7 @@ function concatExact(chunks: Buffer[], total: number): Uint8Array {
 }
 
 const EMPTY = Buffer.alloc(0);
+const noop = (): void => {};
 
 function abortError(reason: unknown): unknown {
   return reason ?? new DOMException('The operation was aborted', 'AbortError');
@@ -331,4 +334,82 @@ async function withStallLimit<T>(pending: Promise<T>, ms: number, onStall: () =>
   } finally {
     clearTimeout(timer);
   }
+}
+
+export interface FfmpegPipeRun {
+  /** Arguments after the common `-hide_banner -loglevel error`; input on `pipe:0`, output on `pipe:1`. */
+  args: readonly string[];
+  /**
+   * Longest ffmpeg may go without being fed or producing output. A stream is fed as
+   * fast as a voice is synthesised, so a bound on the whole run would cut long speech.
+   */
+  idleTimeoutMs: number;
+  redact?: readonly string[];
+}
+
+/** A running ffmpeg fed through `input` as its producer goes, writing to `output`. */
+export interface FfmpegPipe {
+  /** Feeds ffmpeg; false when its input is full, as Writable.write. */
+  write(chunk: Buffer): boolean;
+  /** Resolves once ffmpeg can take more input (or has exited). */
+  drained(): Promise<void>;
+  /** No more input: ffmpeg flushes and exits. */
+  end(): void;
+  readonly output: Readable;
+  /** Settles when ffmpeg has exited: resolves on success, rejects with an FfmpegError otherwise. */
+  readonly finished: Promise<void>;
+  /** Stops ffmpeg at once; safe to call twice. */
+  kill(): void;
+}
+
+export function startFfmpegPipe(run: FfmpegPipeRun): FfmpegPipe {
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'error', ...run.args];
+  const child = spawn(FFMPEG, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+  let stderr = '';
+  let failure: FfmpegError | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const kill = () => child.kill('SIGKILL');
+  const touch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      failure ??= new FfmpegError('timeout', `idle for longer than ${Math.round(run.idleTimeoutMs / 1000)}s`);
+      kill();
+    }, run.idleTimeoutMs);
+  };
+  // ffmpeg may exit before reading all input (bad data, killed): the exit status tells why.
+  child.stdin.on('error', () => {});
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP_CHARS);
+  });
+  child.stdout.on('data', touch);
+  const finished = new Promise<void>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      failure ??= spawnFailure(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (failure) return reject(failure);
+      if (code === 0) return resolve();
+      const lines = cleanStderr(stderr, run.redact ?? []);
+      const detail =
+        lines.length > 0 ? lines.slice(-DETAIL_LINES).join('; ') : `ffmpeg exited with ${signal ?? code}`;
+      reject(new FfmpegError('exit', detail));
+    });
+  });
+  // Nobody may be awaiting `finished` when the stream is cut: that is not an unhandled rejection.
+  finished.catch(() => {});
+  touch();
+  const input: Writable = child.stdin;
+  return {
+    write: (chunk) => {
+      touch();
+      return input.write(chunk);
+    },
+    // An EPIPE while waiting is ffmpeg gone: `finished` reports why.
+    drained: () => Promise.race([once(input, 'drain').then(noop, noop), finished.then(noop, noop)]),
+    end: () => input.end(),
+    output: child.stdout,
+    finished,
+    kill,
+  };
 }

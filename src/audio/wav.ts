@@ -83,20 +83,28 @@ export function parseWavMono(data: Uint8Array): PcmAudio {
 /** 16-bit PCM mono: the most widely playable WAV. */
 export function encodeWav(audio: PcmAudio): Buffer {
   const pcm = floatToS16le(audio.samples);
+  return Buffer.concat([wavHeader(audio.sampleRate, pcm.length), pcm]);
+}
+
+/**
+ * The 44-byte header of 16-bit mono PCM. Without `dataBytes` (a stream of unknown
+ * length) the sizes are at their maximum, as streaming writers (ffmpeg to a pipe) do.
+ */
+export function wavHeader(sampleRate: number, dataBytes?: number): Buffer {
   const header = Buffer.alloc(44);
   header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(36 + pcm.length, 4);
+  header.writeUInt32LE(dataBytes === undefined ? UNKNOWN_SIZE : 36 + dataBytes, 4);
   header.write('WAVEfmt ', 8, 'ascii');
   header.writeUInt32LE(16, 16);
   header.writeUInt16LE(FORMAT_PCM, 20);
   header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(audio.sampleRate, 24);
-  header.writeUInt32LE(audio.sampleRate * 2, 28);
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * 2, 28);
   header.writeUInt16LE(2, 32);
   header.writeUInt16LE(16, 34);
   header.write('data', 36, 'ascii');
-  header.writeUInt32LE(pcm.length, 40);
-  return Buffer.concat([header, pcm]);
+  header.writeUInt32LE(dataBytes ?? UNKNOWN_SIZE, 40);
+  return header;
 }
 
 /** Scales by 32768 so that s16leToFloat(floatToS16le(x)) is exact for every 16-bit value. */

@@ -3,13 +3,13 @@
  * systemd unit that runs this installed CLI, then enable and start it. `--dry-run`
  * prints the unit and changes nothing.
  */
-import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parse as parseDotenv } from 'dotenv';
+import { runInteractive } from '../core/run-process.js';
 import { parseSettings, type ServiceName, SettingsError } from '../core/settings.js';
 import { renderSystemdUnit, unitName } from '../ops/systemd-unit.js';
 
@@ -179,10 +179,9 @@ function ensureOwnedDir(path: string, account: Account): void {
 
 function systemctl(userUnit: boolean, args: string[]): void {
   const fullArgs = userUnit ? ['--user', ...args] : args;
-  try {
-    execFileSync('systemctl', fullArgs, { stdio: 'inherit' });
-  } catch (error) {
-    const detail = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'systemctl not found' : 'it failed';
+  const outcome = runInteractive('systemctl', fullArgs);
+  if (outcome !== 'ok') {
+    const detail = outcome === 'not-found' ? 'systemctl not found' : 'it failed';
     process.stderr.write(
       `voice-stack: 'systemctl ${fullArgs.join(' ')}' did not succeed (${detail}). ` +
         'The unit file is written; run the command yourself once systemd is available.\n',

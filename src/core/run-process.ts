@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export interface ProcessResult {
   readonly stdout: Buffer;
@@ -77,4 +77,14 @@ export function runProcess(
 function lastLine(text: string): string {
   const lines = text.trim().split('\n');
   return lines[lines.length - 1]?.trim() ?? '';
+}
+
+/**
+ * Runs a program on the user's terminal (its output is theirs to read, as for
+ * `systemctl`) and waits for it; says whether it ran and succeeded.
+ */
+export function runInteractive(command: string, args: readonly string[]): 'ok' | 'not-found' | 'failed' {
+  const result = spawnSync(command, args, { stdio: 'inherit' });
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'not-found';
+  return result.error === undefined && result.status === 0 ? 'ok' : 'failed';
 }

@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { runProcess } from '../core/run-process.js';
 import type { AudioPayload } from './asr-target.js';
 import { readWavInfo, withExactWavSizes } from './wav-info.js';
-
-const execFileAsync = promisify(execFile);
 
 /** About eight seconds of speech: long enough to be real work for an ASR model. */
 const DEFAULT_SPEECH_TEXT =
@@ -77,9 +74,6 @@ async function synthesiseAndCache(
 }
 
 async function espeakSpeech(text: string): Promise<Buffer> {
-  const { stdout } = await execFileAsync('espeak-ng', ['--stdout', '-s', '150', text], {
-    encoding: 'buffer',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await runProcess('espeak-ng', ['--stdout', '-s', '150', text], { timeoutMs: 60_000 });
   return stdout;
 }

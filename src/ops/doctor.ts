@@ -3,19 +3,16 @@
  * and, where something will stop a service from working, a problem that says what
  * to do. Warnings are facts worth knowing that do not stop a start.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, availableParallelism, cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describeNativeBuild } from '../asr/engines/smart-whisper.js';
 import { resolveWhisperModel } from '../asr/model-catalog.js';
 import { ModelCache } from '../core/model-cache.js';
 import { ResourceMonitor, type ResourceReading } from '../core/resource-guard.js';
+import { runProcess } from '../core/run-process.js';
 import type { ServiceName, Settings } from '../core/settings.js';
-
-const run = promisify(execFile);
 
 export type Severity = 'error' | 'warning';
 
@@ -79,7 +76,7 @@ function atLeast(version: string): boolean {
 /** The first line a tool prints about its version, or undefined when it is not installed. */
 async function toolVersion(command: string, args: string[]): Promise<string | undefined> {
   try {
-    const { stdout } = await run(command, args, { timeout: 10_000 });
+    const stdout = (await runProcess(command, args, { timeoutMs: 10_000 })).stdout.toString('utf8');
     return stdout.split('\n')[0]?.trim() || command;
   } catch {
     return undefined;
@@ -90,7 +87,7 @@ async function toolVersion(command: string, args: string[]): Promise<string | un
 async function findGpus(): Promise<string[]> {
   try {
     const query = ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'];
-    const { stdout } = await run('nvidia-smi', query, { timeout: 10_000 });
+    const stdout = (await runProcess('nvidia-smi', query, { timeoutMs: 10_000 })).stdout.toString('utf8');
     return stdout
       .split('\n')
       .map((line) => line.trim())

@@ -5,11 +5,11 @@
  * process per response, fed as chunks are synthesised, so an Ogg/MP3/AAC/FLAC
  * stream is a single valid file rather than a concatenation of files.
  */
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
-import { type AudioFormat, atempoChain } from '../audio/encode.js';
-import { floatToS16le } from '../audio/wav.js';
+import type { Writable } from 'node:stream';
+import { type AudioFormat, codecArgs, tempoArgs } from '../audio/encode.js';
+import { FfmpegError, type FfmpegPipe, startFfmpegPipe } from '../audio/ffmpeg.js';
+import { floatToS16le, wavHeader } from '../audio/wav.js';
 import { engineFailedError } from '../core/errors.js';
 
 export interface StreamEncoder {
@@ -20,45 +20,8 @@ export interface StreamEncoder {
   destroy(): void;
 }
 
-const MP3_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
-const AAC_RATES = [7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
-
-/** The same codecs and settings as audio/encode.ts uses for whole files. */
-function codecArgs(format: AudioFormat, sampleRate: number): string[] {
-  const rate = (rates: number[]) => String(rates.find((r) => r >= sampleRate) ?? 48000);
-  switch (format) {
-    case 'mp3':
-      return ['-c:a', 'libmp3lame', '-b:a', '128k', '-ar', rate(MP3_RATES), '-f', 'mp3'];
-    case 'opus':
-      return ['-c:a', 'libopus', '-b:a', '64k', '-ar', '48000', '-f', 'ogg'];
-    case 'aac':
-      return ['-c:a', 'aac', '-b:a', '128k', '-ar', rate(AAC_RATES), '-f', 'adts'];
-    case 'flac':
-      return ['-c:a', 'flac', '-f', 'flac'];
-    case 'wav':
-      return ['-c:a', 'pcm_s16le', '-f', 'wav'];
-    case 'pcm':
-      return ['-c:a', 'pcm_s16le', '-f', 's16le'];
-  }
-}
-
-/** A WAV header for a stream of unknown length: sizes at their maximum, as streaming encoders write. */
-export function streamingWavHeader(sampleRate: number): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(0xffffffff, 4);
-  header.write('WAVEfmt ', 8, 'ascii');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'ascii');
-  header.writeUInt32LE(0xffffffff, 40);
-  return header;
-}
+/** As long as whole-file encoding may take: a stream that neither moves nor ends is stuck. */
+const IDLE_TIMEOUT_MS = 2 * 60_000;
 
 async function writeWithBackpressure(out: Writable, data: Buffer): Promise<void> {
   if (out.destroyed) throw new Error('output closed');
@@ -87,41 +50,30 @@ class InProcessEncoder implements StreamEncoder {
 }
 
 class FfmpegStreamEncoder implements StreamEncoder {
-  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
-  private readonly closed: Promise<number | null>;
-  private stderr = '';
+  private readonly ffmpeg: FfmpegPipe;
 
   constructor(args: string[], out: Writable) {
-    this.child = spawn('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdin.on('error', () => {});
-    this.child.stderr.on('data', (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString('utf8')).slice(-2000);
-    });
-    this.child.stdout.pipe(out, { end: false });
-    this.closed = new Promise((resolve) => {
-      this.child.once('close', (code) => resolve(code));
-      this.child.once('error', () => resolve(-1));
-    });
+    this.ffmpeg = startFfmpegPipe({ args, idleTimeoutMs: IDLE_TIMEOUT_MS });
+    this.ffmpeg.output.pipe(out, { end: false });
   }
 
   async write(samples: Float32Array): Promise<void> {
     const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-    if (!this.child.stdin.write(data)) {
-      await Promise.race([once(this.child.stdin, 'drain'), this.closed]);
-    }
+    if (!this.ffmpeg.write(data)) await this.ffmpeg.drained();
   }
 
   async end(): Promise<void> {
-    this.child.stdin.end();
-    const code = await this.closed;
-    if (code !== 0) {
-      const detail = this.stderr.trim().split('\n').pop() ?? `exit code ${code}`;
-      throw engineFailedError('ffmpeg', `streaming encoder failed: ${detail}`);
+    this.ffmpeg.end();
+    try {
+      await this.ffmpeg.finished;
+    } catch (error) {
+      const detail = error instanceof FfmpegError ? error.detail : String(error);
+      throw engineFailedError('ffmpeg', `streaming encoder failed: ${detail}`, error);
     }
   }
 
   destroy(): void {
-    this.child.kill('SIGKILL');
+    this.ffmpeg.kill();
   }
 }
 
@@ -133,25 +85,12 @@ export function createStreamEncoder(
   out: Writable,
 ): StreamEncoder {
   if (tempo === 1 && format === 'pcm') return new InProcessEncoder(out, undefined);
-  if (tempo === 1 && format === 'wav') return new InProcessEncoder(out, streamingWavHeader(sampleRate));
+  if (tempo === 1 && format === 'wav') return new InProcessEncoder(out, wavHeader(sampleRate));
   const args = [
-    '-hide_banner',
-    '-nostats',
-    '-loglevel',
-    'error',
-    '-f',
-    'f32le',
-    '-ar',
-    String(sampleRate),
-    '-ac',
-    '1',
-    '-i',
-    'pipe:0',
-    ...(tempo === 1 ? [] : ['-af', atempoChain(tempo)]),
+    ...['-f', 'f32le', '-ar', String(sampleRate), '-ac', '1', '-i', 'pipe:0'],
+    ...tempoArgs(tempo),
     ...codecArgs(format, sampleRate),
-    '-flush_packets',
-    '1',
-    'pipe:1',
+    ...['-flush_packets', '1', 'pipe:1'],
   ];
   return new FfmpegStreamEncoder(args, out);
 }
