@@ -62,7 +62,8 @@ export function streamingWavHeader(sampleRate: number): Buffer {
 
 async function writeWithBackpressure(out: Writable, data: Buffer): Promise<void> {
   if (out.destroyed) throw new Error('output closed');
-  if (!out.write(data)) await once(out, 'drain');
+  // A client that left stops the reading for good: 'close' ends the wait that 'drain' never would.
+  if (!out.write(data)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
 }
 
 class InProcessEncoder implements StreamEncoder {
@@ -98,6 +99,8 @@ class FfmpegStreamEncoder implements StreamEncoder {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-2000);
     });
     this.child.stdout.pipe(out, { end: false });
+    // With nobody reading its output ffmpeg blocks on stdout and never exits, so end() would wait forever.
+    out.once('close', () => this.child.kill('SIGKILL'));
     this.closed = new Promise((resolve) => {
       this.child.once('close', (code) => resolve(code));
       this.child.once('error', () => resolve(-1));
