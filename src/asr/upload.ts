@@ -32,6 +32,8 @@ interface SpoolEntry {
 declare module 'fastify' {
   interface FastifyRequest {
     spoolEntries?: SpoolEntry[];
+    /** Set once the request's spool files were removed: a file spooled after that goes at once. */
+    spoolReleased?: boolean;
   }
 }
 
@@ -73,7 +75,7 @@ export async function registerUploads(
       const path = join(dir, randomBytes(16).toString('hex'));
       const output = createWriteStream(path, { mode: 0o600 });
       const closed = new Promise<void>((resolve) => output.once('close', () => resolve()));
-      this.spoolEntries = [...(this.spoolEntries ?? []), { path, closed }];
+      trackSpoolEntry(this, { path, closed });
       // Fail at the limit itself: otherwise the stream is only truncated and the
       // rest of the body would still be read to its end.
       part.file.once('limit', () => part.file.destroy(fileTooLargeError(maxUploadMb)));
@@ -93,8 +95,13 @@ export async function registerUploads(
       (part as unknown as { value: UploadedFile }).value = upload;
     },
   });
+  // The response's 'close' comes on every path: sent, failed, or cut by the client at any
+  // moment. onRequestAbort alone misses a client that leaves after its body was all sent
+  // (queued or running), and onResponse never comes for a response that could not be sent.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.once('close', () => void removeUploads(request));
+  });
   app.addHook('onResponse', async (request) => removeUploads(request));
-  app.addHook('onRequestAbort', async (request) => removeUploads(request));
   app.addHook('onClose', async () => rm(dir, { recursive: true, force: true }));
 }
 
@@ -137,12 +144,22 @@ function diskShortage(
 }
 
 /**
+ * Busboy may still hold bytes from a client that has gone and spool one more file
+ * after the removal ran; that file is removed as soon as it is known.
+ */
+function trackSpoolEntry(request: FastifyRequest, entry: SpoolEntry): void {
+  request.spoolEntries = [...(request.spoolEntries ?? []), entry];
+  if (request.spoolReleased) void removeUploads(request);
+}
+
+/**
  * Removes a request's spool files once their writers have closed: a file removed while
  * its stream was still opening would be created again behind the removal and stay.
  */
 async function removeUploads(request: FastifyRequest): Promise<void> {
   const entries = request.spoolEntries ?? [];
   request.spoolEntries = [];
+  request.spoolReleased = true;
   await Promise.all(
     entries.map(async ({ path, closed }) => {
       await closed;

@@ -159,6 +159,8 @@ export async function streamSpeech(
       for await (const result of synthesizeChunks(runtime, engine, job, signal, produced)) {
         if (!encoder) {
           encoder = createStreamEncoder(job.format, result.audio.sampleRate, result.residualSpeed, encoded);
+          // A client gone mid-stream stops reading: closing the output frees an encoder waiting on it.
+          signal.addEventListener('abort', () => encoded.destroy(), { once: true });
           streaming = true;
           onStart({ sampleRate: result.audio.sampleRate });
         }

@@ -25,7 +25,8 @@ const IDLE_TIMEOUT_MS = 2 * 60_000;
 
 async function writeWithBackpressure(out: Writable, data: Buffer): Promise<void> {
   if (out.destroyed) throw new Error('output closed');
-  if (!out.write(data)) await once(out, 'drain');
+  // A client that left stops the reading for good: 'close' ends the wait that 'drain' never would.
+  if (!out.write(data)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
 }
 
 class InProcessEncoder implements StreamEncoder {
@@ -55,6 +56,8 @@ class FfmpegStreamEncoder implements StreamEncoder {
   constructor(args: string[], out: Writable) {
     this.ffmpeg = startFfmpegPipe({ args, idleTimeoutMs: IDLE_TIMEOUT_MS });
     this.ffmpeg.output.pipe(out, { end: false });
+    // With nobody reading its output ffmpeg blocks on stdout and never exits, so end() would wait forever.
+    out.once('close', () => this.ffmpeg.kill());
   }
 
   async write(samples: Float32Array): Promise<void> {

@@ -7,14 +7,13 @@
  *   node dist/test/fuzz/run-fuzz.js --requests 5000 --seed 1 [--only 1234]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { speechWav, testWhisperModel } from '../support/fixtures.js';
-import { ServiceProcess } from '../support/service-process.js';
+import { speechWav } from '../support/fixtures.js';
 import { CLASSES, type FuzzContext, type FuzzRequest, generateRequest } from './fuzz-cases.js';
+import { filesUnder, rssMb, settle, startLiveServices } from './live-services.js';
 
 export interface FuzzOptions {
   readonly requests: number;
@@ -127,21 +126,6 @@ function judge(fuzz: FuzzRequest, answer: Answer, secretDir: string): string | u
   return undefined;
 }
 
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-function filesUnder(dir: string): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) found.push(...filesUnder(path));
-    else found.push(path);
-  }
-  return found;
-}
-
 /** Polls /health on both services every 100 ms and keeps the slowest answer. */
 function startHealthPoller(bases: string[]): { stop: () => Promise<number> } {
   let max = 0;
@@ -170,33 +154,13 @@ function startHealthPoller(bases: string[]): { stop: () => Promise<number> } {
   };
 }
 
-async function settle(base: string): Promise<{ active: number; queued: number }> {
-  let last = { active: -1, queued: -1 };
-  for (let i = 0; i < 300; i += 1) {
-    const response = await request(`${base}/health/detailed`);
-    const body = (await response.body.json()) as { concurrency: { active_requests: number; queued: number } };
-    last = { active: body.concurrency.active_requests, queued: body.concurrency.queued };
-    if (last.active === 0 && last.queued === 0) return last;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return last;
-}
-
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const log = options.log ?? (() => {});
-  const root = mkdtempSync(join(tmpdir(), 'voice-stack-fuzz-'));
-  const spoolRoot = join(root, 'tmp');
+  const { server, bases, pid, root, spoolRoot } = await startLiveServices('voice-stack-fuzz-');
   const secretDir = join(root, 'secret');
-  mkdirSync(spoolRoot);
   const audio = makeAudio(root);
   makeSecrets(secretDir);
   const ctx: FuzzContext = { audio, secretDir };
-  const server = await ServiceProcess.start(['serve'], {
-    ASR_MODEL: await testWhisperModel(),
-    TMPDIR: spoolRoot,
-  });
-  const bases = { asr: server.url('asr'), tts: server.url('tts') };
-  const pid = server.child.pid as number;
   const failures: string[] = [];
   const counts = new Map<string, number>();
   const probeAnswers = new Map<string, Set<string>>();

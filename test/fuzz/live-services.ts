@@ -1,0 +1,90 @@
+/**
+ * One real `voice-stack serve` (both services, the generated whisper model, a private
+ * TMPDIR) and the checks every seeded runner makes on it afterwards: slots and queue
+ * back to 0, no file left in the spool, the process alive, its RSS.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { testWhisperModel } from '../support/fixtures.js';
+import { ServiceProcess } from '../support/service-process.js';
+
+export interface LiveServices {
+  readonly server: ServiceProcess;
+  readonly bases: { readonly asr: string; readonly tts: string };
+  readonly pid: number;
+  /** The private root for this run's generated files; the spool lives under `spoolRoot`. */
+  readonly root: string;
+  /** The TMPDIR the services were given: every upload spool and decode folder lands here. */
+  readonly spoolRoot: string;
+}
+
+/** Starts both services with their temporary files under a fresh folder of their own. */
+export async function startLiveServices(
+  prefix: string,
+  env: Record<string, string> = {},
+): Promise<LiveServices> {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const spoolRoot = join(root, 'tmp');
+  mkdirSync(spoolRoot);
+  const server = await ServiceProcess.start(['serve'], {
+    ASR_MODEL: await testWhisperModel(),
+    TMPDIR: spoolRoot,
+    ...env,
+  });
+  const bases = { asr: server.url('asr'), tts: server.url('tts') };
+  return { server, bases, pid: server.child.pid as number, root, spoolRoot };
+}
+
+/**
+ * Where src/asr/upload.ts spools this process's uploads (`voice-stack-uploads-<pid>`
+ * under TMPDIR); a runner checks it exists, so an empty spool is not a wrong path.
+ */
+export function uploadSpoolDir(live: LiveServices): string {
+  return join(live.spoolRoot, `voice-stack-uploads-${live.pid}`);
+}
+
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Every plain file below `dir`: folders alone are not leaks, files in them are. */
+export function filesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...filesUnder(path));
+    else found.push(path);
+  }
+  return found;
+}
+
+/** Polls /health/detailed until no slot is held and nothing is queued, or `timeoutMs` passes. */
+export async function settle(base: string, timeoutMs = 30_000): Promise<{ active: number; queued: number }> {
+  let last = { active: -1, queued: -1 };
+  const deadline = Date.now() + timeoutMs;
+  do {
+    const response = await request(`${base}/health/detailed`);
+    const body = (await response.body.json()) as { concurrency: { active_requests: number; queued: number } };
+    last = { active: body.concurrency.active_requests, queued: body.concurrency.queued };
+    if (last.active === 0 && last.queued === 0) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } while (Date.now() < deadline);
+  return last;
+}
+
+/**
+ * Files under `dir` once the spool has had `timeoutMs` to drain: spool files are
+ * removed after their writer closes, a moment after the response or the abort.
+ */
+export async function settledFiles(dir: string, timeoutMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let files = filesUnder(dir);
+  while (files.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    files = filesUnder(dir);
+  }
+  return files;
+}
