@@ -19,6 +19,8 @@ export class ServiceProcess {
   readonly logs: LogLine[] = [];
   readonly urls = new Map<string, string>();
   private stdoutRest = '';
+  /** Everything the process wrote, for tests that look for what is not a log line. */
+  stdout = '';
   stderr = '';
   exitCode: number | null = null;
   readonly exited: Promise<number | null>;
@@ -61,6 +63,7 @@ export class ServiceProcess {
   }
 
   private onStdout(text: string): void {
+    this.stdout += text;
     const lines = (this.stdoutRest + text).split('\n');
     this.stdoutRest = lines.pop() ?? '';
     for (const line of lines) {
