@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { WHISPER_MODELS } from '../asr/model-catalog.js';
+import { errorMessage } from '../core/errors.js';
 import { type CacheableModel, type CachedFile, MODEL_FAMILIES, ModelCache } from '../core/model-cache.js';
 import { DownloadErrorCodes, isDownloadError } from '../core/model-download.js';
 import { formatBytes, ProgressReporter, type ProgressStream } from './progress.js';
@@ -133,7 +134,7 @@ function reportPullFailure(io: Io, entry: CacheableModel, error: unknown): void 
     process.exitCode = 130;
     return;
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const code = isDownloadError(error) ? ` [${error.code}]` : '';
   io.err.write(`Could not download model '${entry.name}': ${message}${code}\n`);
   process.exitCode = 1;
@@ -151,7 +152,7 @@ async function removeModel(io: Io, name: string): Promise<void> {
       else if (file === target) io.out.write(`${name} is not in the cache.\n`);
     }
   } catch (error) {
-    io.err.write(`Could not remove '${name}': ${error instanceof Error ? error.message : String(error)}\n`);
+    io.err.write(`Could not remove '${name}': ${errorMessage(error)}\n`);
     process.exitCode = 1;
   }
 }

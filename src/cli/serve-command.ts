@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { buildAsrService } from '../asr/asr-service.js';
+import { errorMessage } from '../core/errors.js';
 import { ResourceMonitor } from '../core/resource-guard.js';
 import { type HostedService, ServiceHost } from '../core/service-host.js';
 import type { Settings } from '../core/settings.js';
@@ -28,7 +29,7 @@ export async function serve(target: ServeTarget): Promise<void> {
   const logger = pino({ level: settings.logLevel, base: { pid: process.pid } });
   const services = await buildServices(settings, target, logger).catch((error: unknown) => {
     logger.fatal({ err: error }, 'could not start');
-    process.stderr.write(`voice-stack: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`voice-stack: ${errorMessage(error)}\n`);
     process.exit(2);
   });
   const host = new ServiceHost(services, {

@@ -169,3 +169,8 @@ export function engineFailedError(engine: string, detail: string, cause?: unknow
 export function isVoiceStackError(error: unknown): error is VoiceStackError {
   return error instanceof VoiceStackError;
 }
+
+/** What a thrown value says, whatever was thrown (an Error, a string, anything). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

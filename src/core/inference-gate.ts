@@ -3,6 +3,7 @@ import type { AdmissionQueue } from './admission-queue.js';
 import type { LoadableEngine } from './engine.js';
 import {
   clientClosedError,
+  errorMessage,
   isVoiceStackError,
   modelUnavailableError,
   resourceThresholdError,
@@ -82,14 +83,10 @@ export class InferenceGate<E extends LoadableEngine> {
   private asLoadError(error: unknown): unknown {
     if (isVoiceStackError(error)) return error;
     if (!this.deps.slot.status().loaded) {
-      return modelUnavailableError(this.deps.modelName(), describeCause(error), error);
+      return modelUnavailableError(this.deps.modelName(), errorMessage(error), error);
     }
     return error;
   }
-}
-
-function describeCause(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Aborts when the connection closes before the response was fully sent. */

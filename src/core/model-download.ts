@@ -10,6 +10,7 @@ import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { errorMessage } from './errors.js';
 
 export const PART_SUFFIX = '.part';
 
@@ -398,7 +399,7 @@ function toDownloadError(error: unknown, options: DownloadFileOptions): Download
   if (isDownloadError(error)) return error;
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && (code.startsWith('UND_ERR_') || RETRYABLE_ERRNO.has(code))) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     return networkError(options.url, `${detail} (${code})`, { cause: error });
   }
   return ioError(options.url, 'download failed', error);
@@ -412,7 +413,7 @@ function networkError(url: string, detail: string, extra: { cause?: unknown } = 
 }
 
 function ioError(url: string, detail: string, cause: unknown): DownloadError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
+  const reason = errorMessage(cause);
   return new DownloadError(DownloadErrorCodes.io, url, `${detail}: ${reason}`, { cause });
 }
 

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { errorMessage } from '../core/errors.js';
 import { parseCliOptions, type RawLoadTestFlags } from './cli-options.js';
 import { type CliIo, ExitCode, executeLoadTest } from './load-test-cli.js';
 import { SCENARIOS } from './scenarios/run-scenario.js';
@@ -88,7 +89,7 @@ async function runCommand(flags: RawLoadTestFlags, io: Partial<CliIo> | undefine
       signal: io?.signal ?? (interruption as AbortController).signal,
     });
   } catch (error) {
-    stderr.write(`load-test: ${error instanceof Error ? error.message : String(error)}\n`);
+    stderr.write(`load-test: ${errorMessage(error)}\n`);
     return ExitCode.error;
   } finally {
     interruption?.dispose();

@@ -1,3 +1,5 @@
+import { errorMessage } from '../core/errors.js';
+
 const MAX_MESSAGE_LENGTH = 200;
 
 /**
@@ -47,7 +49,7 @@ export function timeoutLabel(timeoutMs: number): string {
 export function connectionErrorLabel(error: unknown): string {
   const root = rootCause(error);
   const code = (root as { code?: unknown }).code;
-  const message = root instanceof Error ? root.message : String(root);
+  const message = errorMessage(root);
   return typeof code === 'string'
     ? `Connection error: ${code} (${clip(message)})`
     : `Connection error: ${clip(message)}`;

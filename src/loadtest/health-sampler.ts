@@ -1,4 +1,5 @@
 import { Client } from 'undici';
+import { errorMessage } from '../core/errors.js';
 import type { HealthSample } from './load-test-result.js';
 
 const SAMPLE_TIMEOUT_MS = 2000;
@@ -40,7 +41,7 @@ export class HealthSampler {
           ? parseHealth(atMs, body)
           : failedSample(atMs, `HTTP ${response.statusCode}`);
     } catch (error) {
-      sample = failedSample(atMs, error instanceof Error ? error.message : String(error));
+      sample = failedSample(atMs, errorMessage(error));
     }
     this.samples.push(sample);
     return sample;

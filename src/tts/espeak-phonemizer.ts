@@ -5,7 +5,7 @@
  * punctuation of the text is put back at the end of each line (as piper-phonemize
  * does with espeak's clause terminators).
  */
-import { clientClosedError, engineFailedError, modelUnavailableError } from '../core/errors.js';
+import { clientClosedError, engineFailedError, errorMessage, modelUnavailableError } from '../core/errors.js';
 import { ProcessError, runProcess } from '../core/run-process.js';
 
 const BINARY = 'espeak-ng';
@@ -57,6 +57,6 @@ export async function phonemize(text: string, espeakVoice: string, signal: Abort
         error,
       );
     }
-    throw engineFailedError('espeak-ng', error instanceof Error ? error.message : String(error), error);
+    throw engineFailedError('espeak-ng', errorMessage(error), error);
   }
 }

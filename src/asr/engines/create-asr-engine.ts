@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { PcmAudio } from '../../audio/pcm-audio.js';
 import type { EngineDescription } from '../../core/engine.js';
-import { isVoiceStackError, modelUnavailableError } from '../../core/errors.js';
+import { errorMessage, isVoiceStackError, modelUnavailableError } from '../../core/errors.js';
 import type { ModelCache } from '../../core/model-cache.js';
 import type { AsrSettings } from '../../core/settings.js';
 import { resolveWhisperModel } from '../model-catalog.js';
@@ -50,11 +50,7 @@ class ModelFileEngine implements AsrEngine {
       path = await this.locate();
     } catch (error) {
       if (isVoiceStackError(error)) throw error;
-      throw modelUnavailableError(
-        this.modelName,
-        error instanceof Error ? error.message : String(error),
-        error,
-      );
+      throw modelUnavailableError(this.modelName, errorMessage(error), error);
     }
     const engine = this.open(path);
     await engine.load();

@@ -10,7 +10,7 @@ import type {
   WhisperContext,
 } from '@fugood/whisper.node';
 import { floatToS16le } from '../../audio/wav.js';
-import { clientClosedError, engineFailedError } from '../../core/errors.js';
+import { clientClosedError, engineFailedError, errorMessage } from '../../core/errors.js';
 import type {
   BackendLogger,
   SpeechRegion,
@@ -168,9 +168,7 @@ class SerialCalls {
         },
         (error: unknown) => {
           finish();
-          reject(
-            engineFailedError('whisper-cpp', error instanceof Error ? error.message : String(error), error),
-          );
+          reject(engineFailedError('whisper-cpp', errorMessage(error), error));
         },
       );
     });
@@ -293,7 +291,7 @@ export async function loadFugoodWhisper(options: FugoodLoadOptions): Promise<Whi
         useGpu: options.variant === 'cuda',
       });
     } catch (error) {
-      throw new Error(nativeError ?? (error instanceof Error ? error.message : String(error)));
+      throw new Error(nativeError ?? errorMessage(error));
     }
     // Native log lines arrive through a thread-safe function, after the constructor has returned.
     await Promise.race([logged, new Promise((resolve) => setTimeout(resolve, 2000))]);
@@ -328,7 +326,7 @@ export function fugoodCudaLoads(logger: BackendLogger | undefined, device: strin
     return true;
   } catch (error) {
     logger?.warn(
-      { event: 'asr_cuda_unavailable', device, err: error instanceof Error ? error.message : String(error) },
+      { event: 'asr_cuda_unavailable', device, err: errorMessage(error) },
       'CUDA build of whisper.cpp could not be loaded; using the CPU',
     );
     return false;
@@ -391,7 +389,7 @@ export function loadFugoodVad(
       {
         event: 'asr_vad_unavailable',
         vadModelPath,
-        err: error instanceof Error ? error.message : String(error),
+        err: errorMessage(error),
       },
       'VAD model could not be loaded; vad requests will transcribe all audio',
     );

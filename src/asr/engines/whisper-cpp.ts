@@ -1,6 +1,6 @@
 import type { PcmAudio } from '../../audio/pcm-audio.js';
 import type { EngineDescription } from '../../core/engine.js';
-import { engineFailedError, modelUnavailableError } from '../../core/errors.js';
+import { engineFailedError, errorMessage, modelUnavailableError } from '../../core/errors.js';
 import { inspectWhisperModelFile } from '../whisper-model-file.js';
 import type {
   AsrEngine,
@@ -126,7 +126,7 @@ export class WhisperCppEngine implements AsrEngine {
       const info = await inspectWhisperModelFile(modelPath);
       this.backend = await this.openBackend(info.vocabularySize);
     } catch (error) {
-      const cause = error instanceof Error ? error.message : String(error);
+      const cause = errorMessage(error);
       logger?.warn(
         { event: 'asr_model_load_failed', model: modelName, modelPath, cause },
         'model load failed',
@@ -160,7 +160,7 @@ export class WhisperCppEngine implements AsrEngine {
       module = loadSmartWhisperModule();
     } catch (error) {
       logger?.warn(
-        { event: 'asr_native_build_missing', err: error instanceof Error ? error.message : String(error) },
+        { event: 'asr_native_build_missing', err: errorMessage(error) },
         'whisper.cpp was not built for this CPU (run `npm install` with g++, make and python3 present); ' +
           'using the prebuilt binary, which is many times slower',
       );

@@ -1,6 +1,11 @@
 import { parseWav } from '../../audio/wav.js';
 import type { EngineDescription } from '../../core/engine.js';
-import { clientClosedError, engineFailedError, modelUnavailableError } from '../../core/errors.js';
+import {
+  clientClosedError,
+  engineFailedError,
+  errorMessage,
+  modelUnavailableError,
+} from '../../core/errors.js';
 import { ProcessError, runProcess } from '../../core/run-process.js';
 import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
 
@@ -110,7 +115,7 @@ export class EspeakNgEngine implements TtsEngine {
       return { audio: { sampleRate: wav.sampleRate, samples }, residualSpeed };
     } catch (error) {
       if (signal.aborted) throw clientClosedError();
-      throw engineFailedError('espeak-ng', error instanceof Error ? error.message : String(error), error);
+      throw engineFailedError('espeak-ng', errorMessage(error), error);
     }
   }
 

@@ -10,6 +10,7 @@ import type { EngineDescription } from '../../core/engine.js';
 import {
   clientClosedError,
   engineFailedError,
+  errorMessage,
   isVoiceStackError,
   modelUnavailableError,
 } from '../../core/errors.js';
@@ -194,7 +195,7 @@ export class KokoroEngine implements TtsEngine {
     } catch (error) {
       if (signal.aborted) throw clientClosedError();
       if (isVoiceStackError(error)) throw error;
-      throw engineFailedError('kokoro', error instanceof Error ? error.message : String(error), error);
+      throw engineFailedError('kokoro', errorMessage(error), error);
     }
   }
 

@@ -3,7 +3,7 @@
  * run, on which device, and how to say that a voice still has to be downloaded.
  */
 import { availableParallelism } from 'node:os';
-import { modelUnavailableError, type VoiceStackError } from '../../core/errors.js';
+import { errorMessage, modelUnavailableError, type VoiceStackError } from '../../core/errors.js';
 import type { CacheableModel } from '../../core/model-cache.js';
 import type { Device, TtsSettings } from '../../core/settings.js';
 import type { WorkerSetup } from './onnx-protocol.js';
@@ -60,7 +60,7 @@ export function voiceNotCachedError(voice: string, missing: readonly CacheableMo
 
 /** The runtime's reason a model did not load, with what to do when it is the missing CUDA provider. */
 export function describeLoadFailure(error: unknown, device: Device): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (device !== 'cuda' || !/cuda/i.test(message)) return message;
   return `${message} (TTS_DEVICE=cuda needs onnxruntime-node's CUDA provider: reinstall it with ONNXRUNTIME_NODE_INSTALL=cuda12 on a host with CUDA 12, or set TTS_DEVICE=cpu)`;
 }

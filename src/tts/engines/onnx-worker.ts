@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { errorMessage } from '../../core/errors.js';
 import type { WireTensor, WorkerReply, WorkerRequest, WorkerSetup } from './onnx-protocol.js';
 
 const port = parentPort;
@@ -53,10 +54,10 @@ try {
       post({
         type: 'error',
         id: request.id,
-        message: error instanceof Error ? error.message : String(error),
+        message: errorMessage(error),
       });
     });
   });
 } catch (error) {
-  post({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+  post({ type: 'failed', message: errorMessage(error) });
 }

@@ -10,6 +10,7 @@ import type { EngineDescription } from '../../core/engine.js';
 import {
   clientClosedError,
   engineFailedError,
+  errorMessage,
   isVoiceStackError,
   modelUnavailableError,
 } from '../../core/errors.js';
@@ -208,7 +209,7 @@ export class PiperEngine implements TtsEngine {
     } catch (error) {
       if (signal.aborted) throw clientClosedError();
       if (isVoiceStackError(error)) throw error;
-      throw engineFailedError('piper', error instanceof Error ? error.message : String(error), error);
+      throw engineFailedError('piper', errorMessage(error), error);
     } finally {
       voice.inUse -= 1;
     }
