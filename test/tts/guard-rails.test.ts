@@ -140,7 +140,13 @@ describe('TTS guard rails (real server, real engine)', () => {
     await withServer({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUE_SIZE: '64' }, async (server, base) => {
       const burst = Promise.all(Array.from({ length: 6 }, () => speak(base)));
       const deadline = Date.now() + 10_000;
-      while ((await detailedHealth(base)).concurrency.queued < 3 && Date.now() < deadline) {
+      // Every request accepted (one running, five queued) before SIGTERM: one still on its way
+      // would arrive during the drain and rightly get a 503.
+      const accepted = async () => {
+        const { concurrency } = await detailedHealth(base);
+        return concurrency.active_requests + concurrency.queued;
+      };
+      while ((await accepted()) < 6 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 5));
       }
       server.child.kill('SIGTERM');
