@@ -154,6 +154,46 @@ function checkFormatBounds(view: DataView, offset: number, size: number): void {
   }
 }
 
+/** What a WAV header declares, for readers that handle the samples themselves (the load tester). */
+export interface WavInfo {
+  readonly sampleRate: number;
+  readonly channels: number;
+  readonly bitsPerSample: number;
+  readonly dataOffset: number;
+  /** Capped at what the buffer holds: streamed WAVs carry a placeholder size. */
+  readonly dataBytes: number;
+  readonly durationSeconds: number;
+}
+
+/** The header of a WAV this module can read, or undefined for anything else. */
+export function readWavInfo(data: Uint8Array): WavInfo | undefined {
+  let layout: WavLayout;
+  try {
+    layout = readLayout(data);
+  } catch {
+    return undefined;
+  }
+  const frameBytes = (layout.bitsPerSample / 8) * layout.channels;
+  return {
+    sampleRate: layout.sampleRate,
+    channels: layout.channels,
+    bitsPerSample: layout.bitsPerSample,
+    dataOffset: layout.dataOffset,
+    dataBytes: layout.frameCount * frameBytes,
+    durationSeconds: layout.frameCount / layout.sampleRate,
+  };
+}
+
+/** Rewrites the RIFF and data sizes to what the buffer holds, so strict decoders accept a streamed WAV. */
+export function withExactWavSizes(data: Buffer): Buffer {
+  const info = readWavInfo(data);
+  if (!info) return data;
+  const fixed = Buffer.from(data.subarray(0, info.dataOffset + info.dataBytes));
+  fixed.writeUInt32LE(fixed.length - 8, 4);
+  fixed.writeUInt32LE(info.dataBytes, info.dataOffset - 4);
+  return fixed;
+}
+
 function readLayout(data: Uint8Array): WavLayout {
   if (!isWav(data)) throw audioDecodeError('not a RIFF/WAVE file');
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);

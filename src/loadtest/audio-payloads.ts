@@ -1,8 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import { readWavInfo, withExactWavSizes } from '../audio/wav.js';
 import { runProcess } from '../core/run-process.js';
 import type { AudioPayload } from './asr-target.js';
-import { readWavInfo, withExactWavSizes } from './wav-info.js';
 
 /** About eight seconds of speech: long enough to be real work for an ASR model. */
 const DEFAULT_SPEECH_TEXT =

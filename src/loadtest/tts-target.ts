@@ -1,5 +1,5 @@
+import { readWavInfo } from '../audio/wav.js';
 import { authorization, type PreparedRequest, type ServiceTarget } from './service-target.js';
-import { readWavInfo } from './wav-info.js';
 
 export interface TtsTargetOptions {
   baseUrl: string;

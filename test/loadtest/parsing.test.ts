@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readWavInfo, withExactWavSizes } from '../../src/audio/wav.js';
 import { parseDuration } from '../../src/loadtest/duration.js';
 import { connectionErrorLabel, httpErrorLabel, timeoutLabel } from '../../src/loadtest/error-label.js';
 import { arrivals, parseRamp, type TrafficPlan } from '../../src/loadtest/traffic-plan.js';
-import { readWavInfo, withExactWavSizes } from '../../src/loadtest/wav-info.js';
 import { silentWav } from './stub-speech-server.js';
 
 test('durations: bare seconds and units', () => {
