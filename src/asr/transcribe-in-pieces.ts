@@ -5,12 +5,13 @@
  * is read. Only the text grows with the length; a three-hour film holds one block.
  */
 import type { PcmAudio } from '../audio/pcm-audio.js';
-import type {
-  AsrEngine,
-  SpeechRegion,
-  TranscribeOptions,
-  Transcript,
-  TranscriptSegment,
+import {
+  type AsrEngine,
+  carriedPrompt,
+  type SpeechRegion,
+  type TranscribeOptions,
+  type Transcript,
+  type TranscriptSegment,
 } from './engines/asr-engine.js';
 import { quietCut, SAMPLE_RATE } from './engines/audio-windows.js';
 import { energySpeechRegions, keepSpokenSegments } from './speech-gate.js';
@@ -21,7 +22,6 @@ export const BLOCK_SECONDS = 300;
 const CUT_SEARCH_SECONDS = 5;
 /** whisper.cpp fails outright on clips of a few samples; a second is the least it is given. */
 const MIN_ENGINE_SECONDS = 1;
-const PROMPT_CARRY_WORDS = 48;
 
 export interface PieceCounters {
   /** A block reached the engine. */
@@ -47,13 +47,7 @@ class TranscriptAssembly {
     for (const segment of transcript.segments) {
       this.segments.push(shiftSegment(segment, this.segments.length, offsetSeconds));
     }
-    const carried = this.segments
-      .slice(-PROMPT_CARRY_WORDS)
-      .flatMap((s) => s.text.trim().split(/\s+/))
-      .filter((word) => word !== '')
-      .slice(-PROMPT_CARRY_WORDS)
-      .join(' ');
-    if (carried !== '') this.prompt = carried;
+    this.prompt = carriedPrompt(this.segments, this.prompt);
   }
 
   result(durationSeconds: number): Transcript {

@@ -64,3 +64,20 @@ export interface AsrEngine extends LoadableEngine {
   /** Speech regions from the engine's voice activity detector; undefined when it has none loaded. */
   detectSpeech?(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined>;
 }
+
+/** How much earlier text is carried into the next window's prompt, as whisper does between its own windows. */
+const PROMPT_CARRY_WORDS = 48;
+
+/** The prompt for the next window: the last words said so far, or `previous` when nothing was said. */
+export function carriedPrompt(
+  segments: readonly TranscriptSegment[],
+  previous: string | undefined,
+): string | undefined {
+  const carried = segments
+    .slice(-PROMPT_CARRY_WORDS)
+    .flatMap((s) => s.text.trim().split(/\s+/))
+    .filter((word) => word !== '')
+    .slice(-PROMPT_CARRY_WORDS)
+    .join(' ');
+  return carried === '' ? previous : carried;
+}

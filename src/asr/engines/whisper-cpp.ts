@@ -2,14 +2,15 @@ import type { PcmAudio } from '../../audio/pcm-audio.js';
 import type { EngineDescription } from '../../core/engine.js';
 import { engineFailedError, errorMessage, modelUnavailableError } from '../../core/errors.js';
 import { inspectWhisperModelFile } from '../whisper-model-file.js';
-import type {
-  AsrEngine,
-  DetectedLanguage,
-  SpeechRegion,
-  TranscribeOptions,
-  Transcript,
-  TranscriptSegment,
-  TranscriptWord,
+import {
+  type AsrEngine,
+  carriedPrompt,
+  type DetectedLanguage,
+  type SpeechRegion,
+  type TranscribeOptions,
+  type Transcript,
+  type TranscriptSegment,
+  type TranscriptWord,
 } from './asr-engine.js';
 import {
   MAX_PIECE_SECONDS,
@@ -43,8 +44,6 @@ export interface WhisperCppEngineOptions {
   /** Longest one call of the prebuilt binding may take (it never settles when whisper.cpp fails). */
   readonly callTimeoutMs?: number | undefined;
 }
-
-const PROMPT_CARRY_WORDS = 48;
 
 /** Whisper's BPE marks a word start with a leading space; tokens without one continue the last word. */
 function wordsFromTokens(tokens: readonly WindowToken[], piece: Piece): TranscriptWord[] {
@@ -206,12 +205,7 @@ export class WhisperCppEngine implements AsrEngine {
       for (const native of result.segments) {
         segments.push(toSegment(segments.length, native, piece, options.wordTimestamps));
       }
-      // Carry the tail of the text forward, as whisper does between its own windows.
-      const carried = segments
-        .flatMap((s) => s.text.trim().split(/\s+/))
-        .slice(-PROMPT_CARRY_WORDS)
-        .join(' ');
-      prompt = carried === '' ? prompt : carried;
+      prompt = carriedPrompt(segments, prompt);
     }
     return {
       language: language ?? 'en',
