@@ -12,13 +12,12 @@ import {
   decodeArgs,
   decodeAudio,
   decodeFailure,
-  IN_PROCESS_WAV_MAX_BYTES,
+  decoderFor,
   longerThanLimit,
-  readHead,
-  rejectPlaylist,
+  readWhole,
 } from './decode.js';
-import { ffmpegAvailable, streamFfmpeg } from './ffmpeg.js';
-import { assertWavHeader, isWav, s16leToFloat } from './wav.js';
+import { streamFfmpeg } from './ffmpeg.js';
+import { s16leToFloat } from './wav.js';
 
 export interface SpooledAudio {
   readonly path: string;
@@ -73,17 +72,14 @@ async function* readRawPcm16(path: string, options: StreamDecodeOptions): AsyncG
 }
 
 async function* decodeEncoded(path: string, options: StreamDecodeOptions): AsyncGenerator<Float32Array> {
-  const { head, size } = await readHead(path);
-  if (size === 0) throw audioDecodeError('the file is empty');
-  rejectPlaylist(head);
-  if (isWav(head) && (size <= IN_PROCESS_WAV_MAX_BYTES || !(await ffmpegAvailable()))) {
-    const audio = await decodeAudio({ path }, { signal: options.signal, maxSeconds: options.maxSeconds });
-    yield audio.samples;
+  if ((await decoderFor(path)) === 'ffmpeg') {
+    yield* streamFromFfmpeg(path, options);
     return;
   }
-  // A header that lies (a rate out of bounds, no channels) is refused before ffmpeg starts.
-  if (isWav(head)) assertWavHeader(head);
-  yield* streamFromFfmpeg(path, options);
+  // decoderFor has already looked at the head: the bytes go straight to the WAV parser.
+  const data = await readWhole(path);
+  const audio = await decodeAudio({ data }, { signal: options.signal, maxSeconds: options.maxSeconds });
+  yield audio.samples;
 }
 
 /** ffmpeg's f32le output as Float32Arrays, carrying the bytes of a sample split across reads. */

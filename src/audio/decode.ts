@@ -40,7 +40,7 @@ export const DEFAULT_MAX_SECONDS = 6 * 3600;
  * Larger WAVs go to ffmpeg when it is there: parsing in process would add a float copy at
  * the source rate (3× the decoded size for 48 kHz) and is slower than ffmpeg's C resampler.
  */
-export const IN_PROCESS_WAV_MAX_BYTES = 4 * 1024 * 1024;
+const IN_PROCESS_WAV_MAX_BYTES = 4 * 1024 * 1024;
 /**
  * In-process resampling runs on the event loop, so it takes at most this many output
  * samples (about two minutes at 16 kHz); longer results are ffmpeg's, in its own process.
@@ -114,18 +114,26 @@ function decodeWavInProcess(data: Uint8Array, rate: number): PcmAudio {
 }
 
 async function decodePath(path: string, context: DecodeContext): Promise<PcmAudio> {
-  const { head, size } = await readHead(path);
-  if (size === 0) throw audioDecodeError('the file is empty');
-  rejectPlaylist(head);
-  if (isWav(head) && (size <= IN_PROCESS_WAV_MAX_BYTES || !(await ffmpegAvailable()))) {
-    return decodeData(await readWhole(path), context);
-  }
-  // A header that lies (a rate out of bounds, no channels) is refused before ffmpeg starts.
-  if (isWav(head)) assertWavHeader(head);
+  if ((await decoderFor(path)) === 'in-process') return decodeData(await readWhole(path), context);
   return decodeWithFfmpeg({ path }, context);
 }
 
-export async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {
+/**
+ * Who decodes a file: small WAVs are parsed here, the rest is ffmpeg's. Refuses, from the
+ * first bytes, an empty file, a playlist, and a WAV header that lies (a rate out of
+ * bounds, no channels) before ffmpeg is started on it.
+ */
+export async function decoderFor(path: string): Promise<'in-process' | 'ffmpeg'> {
+  const { head, size } = await readHead(path);
+  if (size === 0) throw audioDecodeError('the file is empty');
+  rejectPlaylist(head);
+  if (!isWav(head)) return 'ffmpeg';
+  if (size <= IN_PROCESS_WAV_MAX_BYTES || !(await ffmpegAvailable())) return 'in-process';
+  assertWavHeader(head);
+  return 'ffmpeg';
+}
+
+async function readHead(path: string): Promise<{ head: Uint8Array; size: number }> {
   try {
     const file = await open(path, 'r');
     try {
@@ -140,7 +148,7 @@ export async function readHead(path: string): Promise<{ head: Uint8Array; size: 
   }
 }
 
-async function readWhole(path: string): Promise<Uint8Array> {
+export async function readWhole(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (error) {
@@ -149,7 +157,7 @@ async function readWhole(path: string): Promise<Uint8Array> {
 }
 
 /** An HLS playlist would make ffmpeg open whatever files or URLs it names. */
-export function rejectPlaylist(head: Uint8Array): void {
+function rejectPlaylist(head: Uint8Array): void {
   if (Buffer.from(head.subarray(0, 7)).toString('latin1') === '#EXTM3U') {
     throw audioDecodeError('playlists are not accepted; upload the audio itself');
   }
