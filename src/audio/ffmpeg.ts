@@ -174,11 +174,7 @@ class FfmpegProcess {
   }
 
   private onSpawnError(error: NodeJS.ErrnoException): void {
-    const detail =
-      error.code === 'ENOENT'
-        ? 'ffmpeg is not installed or not on PATH'
-        : `could not start ffmpeg (${error.code})`;
-    this.settle(new FfmpegError(error.code === 'ENOENT' ? 'not-installed' : 'exit', detail));
+    this.settle(spawnFailure(error));
   }
 
   private onClose(code: number | null, signal: NodeJS.Signals | null): void {
@@ -193,14 +189,8 @@ class FfmpegProcess {
       return new FfmpegError('timeout', `took longer than ${Math.round(this.run.timeoutMs / 1000)}s`);
     }
     if (reason?.kind === 'output-limit') return new FfmpegError('output-limit', 'output is too large');
-    if (code !== 0) return new FfmpegError('exit', this.describeFailure(code, signal));
+    if (code !== 0) return exitFailure(this.stderr, this.run.redact, code, signal);
     return undefined;
-  }
-
-  private describeFailure(code: number | null, signal: NodeJS.Signals | null): string {
-    const lines = cleanStderr(this.stderr, this.run.redact ?? []);
-    if (lines.length > 0) return lines.slice(-DETAIL_LINES).join('; ');
-    return signal ? `ffmpeg was killed by ${signal}` : `ffmpeg exited with code ${code}`;
   }
 
   private settle(error: unknown): void {
@@ -294,16 +284,7 @@ export async function* streamFfmpeg(run: FfmpegStream): AsyncGenerator<Buffer> {
     const { code, signal, error } = await exited;
     run.signal?.throwIfAborted();
     if (error) throw spawnFailure(error as NodeJS.ErrnoException);
-    if (code !== 0) {
-      const lines = cleanStderr(stderr, run.redact ?? []);
-      const detail =
-        lines.length > 0
-          ? lines.slice(-DETAIL_LINES).join('; ')
-          : signal
-            ? `ffmpeg was killed by ${signal}`
-            : `ffmpeg exited with code ${code}`;
-      throw new FfmpegError('exit', detail);
-    }
+    if (code !== 0) throw exitFailure(stderr, run.redact, code, signal);
   } catch (error) {
     // Killed because the client went away: that is the reason to report, not the exit.
     run.signal?.throwIfAborted();
@@ -312,6 +293,21 @@ export async function* streamFfmpeg(run: FfmpegStream): AsyncGenerator<Buffer> {
     run.signal?.removeEventListener('abort', kill);
     kill();
   }
+}
+
+/** A failed exit, told by ffmpeg's own last lines (cleaned and redacted), else by its status. */
+function exitFailure(
+  stderr: string,
+  redact: readonly string[] | undefined,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): FfmpegError {
+  const lines = cleanStderr(stderr, redact ?? []);
+  if (lines.length > 0) return new FfmpegError('exit', lines.slice(-DETAIL_LINES).join('; '));
+  return new FfmpegError(
+    'exit',
+    signal ? `ffmpeg was killed by ${signal}` : `ffmpeg exited with code ${code}`,
+  );
 }
 
 function spawnFailure(error: NodeJS.ErrnoException): FfmpegError {
@@ -390,10 +386,7 @@ export function startFfmpegPipe(run: FfmpegPipeRun): FfmpegPipe {
       clearTimeout(timer);
       if (failure) return reject(failure);
       if (code === 0) return resolve();
-      const lines = cleanStderr(stderr, run.redact ?? []);
-      const detail =
-        lines.length > 0 ? lines.slice(-DETAIL_LINES).join('; ') : `ffmpeg exited with ${signal ?? code}`;
-      reject(new FfmpegError('exit', detail));
+      reject(exitFailure(stderr, run.redact, code, signal));
     });
   });
   // Nobody may be awaiting `finished` when the stream is cut: that is not an unhandled rejection.
