@@ -108,33 +108,24 @@ describe('the energy speech gate', () => {
   });
 });
 
+/** A JSON transcript with segments (verbose_json, Bazarr's json) that says nothing. */
+function assertNoSegments(text: string): void {
+  const body = JSON.parse(text) as { text: string; segments: unknown[] };
+  assert.equal(body.text, '');
+  assert.deepEqual(body.segments, []);
+}
+
 const EMPTY_BODIES: ReadonlyArray<[string, string, (text: string) => void]> = [
   ['/v1/audio/transcriptions', 'json', (t) => assert.deepEqual(JSON.parse(t), { text: '' })],
   ['/v1/audio/transcriptions', 'text', (t) => assert.equal(t.trim(), '')],
   ['/v1/audio/transcriptions', 'srt', (t) => assert.equal(t.trim(), '')],
   ['/v1/audio/transcriptions', 'vtt', (t) => assert.equal(t.trim(), 'WEBVTT')],
-  [
-    '/v1/audio/transcriptions',
-    'verbose_json',
-    (t) => {
-      const body = JSON.parse(t) as { text: string; segments: unknown[] };
-      assert.equal(body.text, '');
-      assert.deepEqual(body.segments, []);
-    },
-  ],
+  ['/v1/audio/transcriptions', 'verbose_json', assertNoSegments],
   ['/asr', 'txt', (t) => assert.equal(t.trim(), '')],
   ['/asr', 'srt', (t) => assert.equal(t.trim(), '')],
   ['/asr', 'vtt', (t) => assert.equal(t.trim(), 'WEBVTT')],
   ['/asr', 'tsv', (t) => assert.equal(t.trim(), 'start\tend\ttext')],
-  [
-    '/asr',
-    'json',
-    (t) => {
-      const body = JSON.parse(t) as { text: string; segments: unknown[] };
-      assert.equal(body.text, '');
-      assert.deepEqual(body.segments, []);
-    },
-  ],
+  ['/asr', 'json', assertNoSegments],
   ['/asr', 'jsonl', (t) => assert.equal(t.trim(), '')],
 ];
 
