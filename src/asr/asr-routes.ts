@@ -3,8 +3,9 @@ import { Type } from 'typebox';
 import { decodeSpooledAudio, type SpooledAudio } from '../audio/decode-stream.js';
 import type { PcmAudio } from '../audio/pcm-audio.js';
 import { invalidParameterError } from '../core/errors.js';
-import type { ServiceApp } from '../core/service-app.js';
-import type { ServiceRuntime } from '../core/service-runtime.js';
+import { clientAbortSignal } from '../core/http/client-abort.js';
+import type { ServiceApp } from '../core/http/service-app-type.js';
+import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { AsrEngine, AsrTask, TranscribeOptions, Transcript } from './engines/asr-engine.js';
 import { MAX_PIECE_SECONDS, SAMPLE_RATE } from './engines/audio-windows.js';
 import { languageName, normaliseLanguage } from './languages.js';
@@ -86,7 +87,7 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
     upload: UploadedFile,
     options: TranscribeOptions & { encoded: boolean },
   ): Promise<Transcript> =>
-    runtime.gate.run(request, reply, async (engine, signal) => {
+    runtime.gate.run(clientAbortSignal(request, reply), async (engine, signal) => {
       const transcript = await transcribeInPieces(
         engine,
         decode(upload, options.encoded, signal),
@@ -162,7 +163,7 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
       async (request, reply) => {
         const upload = requireUpload(request.body.audio_file, 'audio_file');
         const { query } = request;
-        const detected = await runtime.gate.run(request, reply, async (engine, signal) => {
+        const detected = await runtime.gate.run(clientAbortSignal(request, reply), async (engine, signal) => {
           const chunks = decode(upload, query.encode ?? true, signal);
           const window = await detectionWindow(chunks, query.detect_lang_offset, query.detect_lang_length);
           return engine.detectLanguage(window, signal);

@@ -13,7 +13,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { invalidParameterError } from '../core/errors.js';
-import type { CacheableModel } from '../core/model-cache.js';
+import type { CacheableModel } from '../core/models/model-cache.js';
 
 export type WhisperQuantization = 'f16' | 'q5_0' | 'q5_1' | 'q8_0';
 

@@ -13,7 +13,7 @@ import {
   isVoiceStackError,
   resourceThresholdError,
 } from '../core/errors.js';
-import type { ServiceApp } from '../core/service-app.js';
+import type { ServiceApp } from '../core/http/service-app-type.js';
 
 /** An uploaded file, spooled to disk so that queued requests hold no audio in memory. */
 export interface UploadedFile {

@@ -5,8 +5,13 @@
 import type { Command } from 'commander';
 import { WHISPER_MODELS } from '../asr/model-catalog.js';
 import { errorMessage } from '../core/errors.js';
-import { type CacheableModel, type CachedFile, MODEL_FAMILIES, ModelCache } from '../core/model-cache.js';
-import { DownloadErrorCodes, isDownloadError } from '../core/model-download.js';
+import {
+  type CacheableModel,
+  type CachedFile,
+  MODEL_FAMILIES,
+  ModelCache,
+} from '../core/models/model-cache.js';
+import { DownloadErrorCodes, isDownloadError } from '../core/models/model-download.js';
 import { formatBytes, ProgressReporter, type ProgressStream } from './progress.js';
 
 export interface ModelsCommandOptions {

@@ -2,7 +2,7 @@
  * The one catalogue of errors Voice Stack answers with. Every error a client can
  * see is a VoiceStackError with a stable `code` (clients and metrics match on it),
  * an HTTP status and an OpenAI-style error `type`. The single Fastify error handler
- * (core/error-handler.ts) is the only place that turns them into responses.
+ * (core/http/error-handler.ts) is the only place that turns them into responses.
  */
 
 export type OpenAiErrorType =

@@ -9,9 +9,9 @@ import { arch, availableParallelism, cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { describeNativeBuild } from '../asr/engines/smart-whisper.js';
 import { resolveWhisperModel } from '../asr/model-catalog.js';
-import { ModelCache } from '../core/model-cache.js';
-import { ResourceMonitor, type ResourceReading } from '../core/resource-guard.js';
+import { ModelCache } from '../core/models/model-cache.js';
 import { runProcess } from '../core/run-process.js';
+import { ResourceMonitor, type ResourceReading } from '../core/runtime/resource-guard.js';
 import type { ServiceName, Settings } from '../core/settings.js';
 
 export type Severity = 'error' | 'warning';

@@ -8,13 +8,15 @@
  *   status and headers wait for the first chunk, so a failure before any audio is
  *   still an ordinary JSON error, and the first byte costs about one sentence.
  */
+
+import type { Readable } from 'node:stream';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { type AudioFormat, contentTypeFor, encodeAudio } from '../audio/encode.js';
 import { durationSeconds, type PcmAudio } from '../audio/pcm-audio.js';
 import { resample } from '../audio/resample.js';
 import { invalidParameterError } from '../core/errors.js';
-import type { ServiceRuntime } from '../core/service-runtime.js';
+import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { SynthesisResult, TtsEngine } from './engines/tts-engine.js';
 import { createStreamEncoder, type StreamEncoder } from './stream-encoder.js';
 
@@ -79,11 +81,10 @@ function concatAudio(results: readonly SynthesisResult[]): PcmAudio {
 
 export async function synthesizeWhole(
   runtime: Runtime,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  callerSignal: AbortSignal,
   job: SpeechJob,
 ): Promise<{ body: Buffer; sampleRate: number }> {
-  return runtime.gate.run(request, reply, async (engine, signal) => {
+  return runtime.gate.run(callerSignal, async (engine, signal) => {
     const results: SynthesisResult[] = [];
     for await (const result of synthesizeChunks(runtime, engine, job, signal)) results.push(result);
     const audio = concatAudio(results);
@@ -136,13 +137,24 @@ interface Started {
   readonly sampleRate: number;
 }
 
+/** A speech stream whose first audio exists: the caller sends the headers, then `body`. */
+export interface StartedSpeechStream {
+  readonly body: Readable;
+  readonly contentType: string;
+  readonly sampleRate: number;
+}
+
+/**
+ * Starts synthesis and resolves once the first audio is encoded (or rejects with the
+ * failure before it). `callerSignal` aborts when the listener goes away.
+ */
 export async function streamSpeech(
   runtime: Runtime,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  callerSignal: AbortSignal,
   job: SpeechJob,
   mode: StreamFormat,
-): Promise<FastifyReply> {
+  log: Pick<Logger, 'debug'>,
+): Promise<StartedSpeechStream> {
   const body = new PassThrough();
   const produced = { seconds: 0 };
   const usage = () => speechUsage(job.chunks.join(' '), produced.seconds);
@@ -153,7 +165,7 @@ export async function streamSpeech(
   const started = new Promise<Started>((resolve) => {
     onStart = resolve;
   });
-  const work = runtime.gate.run(request, reply, async (engine, signal) => {
+  const work = runtime.gate.run(callerSignal, async (engine, signal) => {
     let encoder: StreamEncoder | undefined;
     try {
       for await (const result of synthesizeChunks(runtime, engine, job, signal, produced)) {
@@ -176,7 +188,7 @@ export async function streamSpeech(
   // queue timeout, bad voice) is answered by the race below as an ordinary error, and
   // destroying an unread stream with an error would be an unhandled 'error' event.
   // After it, the reply owns `body`; cutting it is how a client learns the audio broke.
-  body.on('error', (error) => request.log.debug({ err: error }, 'speech stream cut'));
+  body.on('error', (error) => log.debug({ err: error }, 'speech stream cut'));
   work.then(
     () => encoded.end(),
     (error: unknown) => {
@@ -186,9 +198,9 @@ export async function streamSpeech(
   );
   // Whichever comes first: the first audio (send headers, then stream) or a failure before it.
   const first = await Promise.race([started, work.then(() => started)]);
-  return reply
-    .type(mode === 'sse' ? 'text/event-stream' : contentTypeFor(job.format))
-    .header('x-sample-rate', String(first.sampleRate))
-    .header('cache-control', 'no-cache')
-    .send(body);
+  return {
+    body,
+    contentType: mode === 'sse' ? 'text/event-stream' : contentTypeFor(job.format),
+    sampleRate: first.sampleRate,
+  };
 }

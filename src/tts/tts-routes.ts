@@ -1,9 +1,10 @@
 import { Type } from 'typebox';
 import { AUDIO_FORMATS, type AudioFormat, contentTypeFor } from '../audio/encode.js';
 import { invalidParameterError, notFoundError } from '../core/errors.js';
-import { registerAudioModelListing } from '../core/model-listing.js';
-import type { ServiceApp } from '../core/service-app.js';
-import type { ServiceRuntime } from '../core/service-runtime.js';
+import { clientAbortSignal } from '../core/http/client-abort.js';
+import { registerAudioModelListing } from '../core/http/model-listing.js';
+import type { ServiceApp } from '../core/http/service-app-type.js';
+import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { TtsSettings } from '../core/settings.js';
 import type { TtsEngine } from './engines/tts-engine.js';
 import { DEFAULT_VOICE_NAME, engineVoiceFor, isOpenAiVoice, OPENAI_VOICES } from './openai-voices.js';
@@ -135,8 +136,16 @@ export function registerTtsRoutes(
         maxSeconds: settings.maxSpeechSeconds,
       };
       const mode = streamMode(job.format, body.stream_format);
-      if (mode) return streamSpeech(runtime, request, reply, job, mode);
-      const encoded = await synthesizeWhole(runtime, request, reply, job);
+      const callerSignal = clientAbortSignal(request, reply);
+      if (mode) {
+        const stream = await streamSpeech(runtime, callerSignal, job, mode, request.log);
+        return reply
+          .type(stream.contentType)
+          .header('x-sample-rate', String(stream.sampleRate))
+          .header('cache-control', 'no-cache')
+          .send(stream.body);
+      }
+      const encoded = await synthesizeWhole(runtime, callerSignal, job);
       return reply
         .type(contentTypeFor(job.format))
         .header('x-sample-rate', String(encoded.sampleRate))

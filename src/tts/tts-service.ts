@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../core/clock.js';
-import type { ResourceMonitor } from '../core/resource-guard.js';
-import { createServiceApp, type ServiceApp } from '../core/service-app.js';
-import { ServiceRuntime } from '../core/service-runtime.js';
+import { createServiceApp } from '../core/http/service-app.js';
+import type { ServiceApp } from '../core/http/service-app-type.js';
+import type { Clock } from '../core/runtime/clock.js';
+import type { ResourceMonitor } from '../core/runtime/resource-guard.js';
+import { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { Settings } from '../core/settings.js';
 import { createTtsEngine } from './engines/create-tts-engine.js';
 import type { TtsEngine } from './engines/tts-engine.js';

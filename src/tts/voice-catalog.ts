@@ -16,7 +16,7 @@
  *   Both models have size and SHA-256; 12 of the 54 voices have a published SHA-256, the
  *   others their exact size (each is a raw float32 [510, 1, 256] style table, 522 240 bytes).
  */
-import type { CacheableModel } from '../core/model-cache.js';
+import type { CacheableModel } from '../core/models/model-cache.js';
 
 const PIPER_BASE = 'https://huggingface.co/rhasspy/piper-voices/resolve/v1.0.0';
 // Pinned to a revision, so the bytes behind a URL cannot change under its checksum.

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AdmissionQueue, type SlotPermit } from '../../src/core/admission-queue.js';
-import { ManualClock } from '../../src/core/clock.js';
 import { ErrorKinds, VoiceStackError } from '../../src/core/errors.js';
+import { AdmissionQueue, type SlotPermit } from '../../src/core/runtime/admission-queue.js';
+import { ManualClock } from '../../src/core/runtime/clock.js';
 
 function queue(maxConcurrent: number, maxQueue: number, clock = new ManualClock()) {
   return new AdmissionQueue({ maxConcurrent, maxQueue, queueTimeoutMs: 10_000, clock });

@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { type CacheableModel, ModelCache } from '../../src/core/model-cache.js';
-import { PART_SUFFIX } from '../../src/core/model-download.js';
+import { type CacheableModel, ModelCache } from '../../src/core/models/model-cache.js';
+import { PART_SUFFIX } from '../../src/core/models/model-download.js';
 
 const DATA = randomBytes(256 * 1024);
 const SHA256 = createHash('sha256').update(DATA).digest('hex');

@@ -12,7 +12,7 @@ import {
   downloadFile,
   PART_SUFFIX,
   parseContentRange,
-} from '../../src/core/model-download.js';
+} from '../../src/core/models/model-download.js';
 
 const DATA = randomBytes(1 << 20);
 const SHA256 = createHash('sha256').update(DATA).digest('hex');

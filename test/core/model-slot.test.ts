@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
-import type { LoadableEngine } from '../../src/core/engine.js';
-import { ModelSlot } from '../../src/core/model-slot.js';
+import { ManualClock } from '../../src/core/runtime/clock.js';
+import type { LoadableEngine } from '../../src/core/runtime/engine.js';
+import { ModelSlot } from '../../src/core/runtime/model-slot.js';
 
 /** A counting engine: unit tests of the slot only (the real engines have their own suites). */
 class CountingEngine implements LoadableEngine {

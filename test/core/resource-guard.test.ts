@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
-import { ResourceGuard, ResourceMonitor } from '../../src/core/resource-guard.js';
+import { ManualClock } from '../../src/core/runtime/clock.js';
+import { ResourceGuard, ResourceMonitor } from '../../src/core/runtime/resource-guard.js';
 
 const GiB = 1024 * 1024 * 1024;
 const meminfo = (totalKb: number, availableKb: number, swapTotalKb = 0, swapFreeKb = 0) =>

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { WHISPER_MODELS } from '../../src/asr/model-catalog.js';
 import { registerModelsCommand } from '../../src/cli/models-command.js';
 import type { ProgressStream } from '../../src/cli/progress.js';
-import { type CacheableModel, validateCacheFileName } from '../../src/core/model-cache.js';
+import { type CacheableModel, validateCacheFileName } from '../../src/core/models/model-cache.js';
 import {
   KOKORO_MODELS,
   KOKORO_VOICE_BYTES,

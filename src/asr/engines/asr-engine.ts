@@ -1,5 +1,5 @@
 import type { PcmAudio } from '../../audio/pcm-audio.js';
-import type { LoadableEngine } from '../../core/engine.js';
+import type { LoadableEngine } from '../../core/runtime/engine.js';
 
 export type AsrTask = 'transcribe' | 'translate';
 

@@ -3,9 +3,9 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { PcmAudio } from '../../audio/pcm-audio.js';
-import type { EngineDescription } from '../../core/engine.js';
 import { errorMessage, isVoiceStackError, modelUnavailableError } from '../../core/errors.js';
-import type { ModelCache } from '../../core/model-cache.js';
+import type { ModelCache } from '../../core/models/model-cache.js';
+import type { EngineDescription } from '../../core/runtime/engine.js';
 import type { AsrSettings } from '../../core/settings.js';
 import { resolveWhisperModel } from '../model-catalog.js';
 import type {

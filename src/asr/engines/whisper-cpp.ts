@@ -1,6 +1,6 @@
 import type { PcmAudio } from '../../audio/pcm-audio.js';
-import type { EngineDescription } from '../../core/engine.js';
 import { engineFailedError, errorMessage, modelUnavailableError } from '../../core/errors.js';
+import type { EngineDescription } from '../../core/runtime/engine.js';
 import { inspectWhisperModelFile } from '../whisper-model-file.js';
 import {
   type AsrEngine,

@@ -1,5 +1,4 @@
 import { parseWav } from '../../audio/wav.js';
-import type { EngineDescription } from '../../core/engine.js';
 import {
   clientClosedError,
   engineFailedError,
@@ -7,6 +6,7 @@ import {
   modelUnavailableError,
 } from '../../core/errors.js';
 import { ProcessError, runProcess } from '../../core/run-process.js';
+import type { EngineDescription } from '../../core/runtime/engine.js';
 import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
 
 const BINARY = 'espeak-ng';

@@ -6,7 +6,6 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { EngineDescription } from '../../core/engine.js';
 import {
   clientClosedError,
   engineFailedError,
@@ -14,7 +13,8 @@ import {
   isVoiceStackError,
   modelUnavailableError,
 } from '../../core/errors.js';
-import type { CacheableModel } from '../../core/model-cache.js';
+import type { CacheableModel } from '../../core/models/model-cache.js';
+import type { EngineDescription } from '../../core/runtime/engine.js';
 import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
 import { phonemize } from '../espeak-phonemizer.js';
 import {

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { errorMessage, modelUnavailableError, type VoiceStackError } from '../../core/errors.js';
-import type { CacheableModel } from '../../core/model-cache.js';
+import type { CacheableModel } from '../../core/models/model-cache.js';
 import type { Device, TtsSettings } from '../../core/settings.js';
 import type { WorkerSetup } from './onnx-protocol.js';
 

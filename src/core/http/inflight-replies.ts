@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
+import type { VoiceStackError } from '../errors.js';
 import { sendError } from './error-handler.js';
-import type { VoiceStackError } from './errors.js';
-import type { ServiceApp } from './service-app.js';
+import type { ServiceApp } from './service-app-type.js';
 
 /** Replies not yet finished, per app: the end of a drain answers them before cutting sockets. */
 const inflight = new WeakMap<ServiceApp, Set<FastifyReply>>();

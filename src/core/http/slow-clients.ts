@@ -14,10 +14,10 @@
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import { ErrorKinds, requestTimeoutError, VoiceStackError } from '../errors.js';
+import type { Settings } from '../settings.js';
 import { errorEnvelope } from './error-handler.js';
-import { ErrorKinds, requestTimeoutError, VoiceStackError } from './errors.js';
-import type { ServiceApp } from './service-app.js';
-import type { Settings } from './settings.js';
+import type { ServiceApp } from './service-app-type.js';
 
 /** How long a cut socket may take to flush its 408 before it is destroyed. */
 const CUT_LINGER_MS = 1000;

@@ -10,7 +10,7 @@ import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../errors.js';
 
 export const PART_SUFFIX = '.part';
 

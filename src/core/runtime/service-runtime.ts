@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
+import { ServiceMetrics } from '../metrics.js';
+import type { ServiceName, ServiceSettings, Settings } from '../settings.js';
 import { AdmissionQueue } from './admission-queue.js';
 import type { Clock } from './clock.js';
 import type { LoadableEngine } from './engine.js';
 import { InferenceGate } from './inference-gate.js';
-import { ServiceMetrics } from './metrics.js';
 import { ModelSlot } from './model-slot.js';
 import { ResourceGuard, type ResourceMonitor } from './resource-guard.js';
-import type { ServiceName, ServiceSettings, Settings } from './settings.js';
 
 /**
  * Everything a service has besides its routes: the guard rails around one engine.

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { LoadableEngine } from './engine.js';
-import { drainCutError } from './errors.js';
+import { drainCutError } from '../errors.js';
+import type { LoadableEngine } from '../runtime/engine.js';
+import type { ServiceRuntime } from '../runtime/service-runtime.js';
 import { answerUnfinished } from './inflight-replies.js';
-import type { ServiceApp } from './service-app.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import type { ServiceApp } from './service-app-type.js';
 
 export interface HostedService {
   readonly app: ServiceApp;

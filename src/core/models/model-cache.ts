@@ -7,7 +7,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import { invalidParameterError } from './errors.js';
+import { invalidParameterError } from '../errors.js';
 import { type DownloadProgress, downloadFile, PART_SUFFIX } from './model-download.js';
 
 export const MODEL_FAMILIES = ['whisper', 'piper', 'kokoro'] as const;

@@ -1,4 +1,4 @@
-import type { ServiceApp } from './service-app.js';
+import type { ServiceApp } from './service-app-type.js';
 
 export interface ListedModel {
   readonly id: string;

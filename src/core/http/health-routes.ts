@@ -1,6 +1,6 @@
-import type { LoadableEngine } from './engine.js';
-import type { ServiceApp } from './service-app.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import type { LoadableEngine } from '../runtime/engine.js';
+import type { ServiceRuntime } from '../runtime/service-runtime.js';
+import type { ServiceApp } from './service-app-type.js';
 
 export type HealthStatus = 'ok' | 'overloaded' | 'draining';
 

@@ -6,9 +6,9 @@ import {
   isVoiceStackError,
   notFoundError,
   VoiceStackError,
-} from './errors.js';
-import type { ServiceMetrics } from './metrics.js';
-import type { ServiceApp } from './service-app.js';
+} from '../errors.js';
+import type { ServiceMetrics } from '../metrics.js';
+import type { ServiceApp } from './service-app-type.js';
 
 interface ValidationIssue {
   readonly instancePath?: string;

@@ -6,8 +6,8 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { ServiceApp } from './service-app.js';
-import type { ServiceName } from './settings.js';
+import type { ServiceName } from '../settings.js';
+import type { ServiceApp } from './service-app-type.js';
 
 export interface OpenApiInfo {
   readonly service: ServiceName;

@@ -1,5 +1,5 @@
+import { clientClosedError, queueFullError, queueTimeoutError, shuttingDownError } from '../errors.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
-import { clientClosedError, queueFullError, queueTimeoutError, shuttingDownError } from './errors.js';
 
 /** Held while a request uses an inference slot. `release` is safe to call twice. */
 export interface SlotPermit {

@@ -1,14 +1,13 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AdmissionQueue } from './admission-queue.js';
-import type { LoadableEngine } from './engine.js';
 import {
   clientClosedError,
   errorMessage,
   isVoiceStackError,
   modelUnavailableError,
   resourceThresholdError,
-} from './errors.js';
-import type { ServiceMetrics } from './metrics.js';
+} from '../errors.js';
+import type { ServiceMetrics } from '../metrics.js';
+import type { AdmissionQueue } from './admission-queue.js';
+import type { LoadableEngine } from './engine.js';
 import type { ModelSlot } from './model-slot.js';
 import type { ResourceGuard } from './resource-guard.js';
 
@@ -46,19 +45,16 @@ export class InferenceGate<E extends LoadableEngine> {
   }
 
   /**
-   * Waits for a slot, then runs `work` with the loaded engine. The signal aborts
-   * when the client goes away: a queued request leaves the queue, a running one is
-   * asked to stop. The slot is released on every path.
+   * Waits for a slot, then runs `work` with the loaded engine. `callerSignal` aborts
+   * when the caller goes away (an HTTP client, a cancelled job, a closed socket): a
+   * queued request leaves the queue, a running one is asked to stop. The slot is
+   * released on every path.
    */
-  async run<T>(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    work: (engine: E, signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
+  async run<T>(callerSignal: AbortSignal, work: (engine: E, signal: AbortSignal) => Promise<T>): Promise<T> {
     this.admit();
     // A request answered 503 at the end of the grace has no client to abort it, so
     // the shutdown stops its engine too: the model can then be unloaded at once.
-    const signal = AbortSignal.any([clientAbortSignal(request, reply), this.shutdown.signal]);
+    const signal = AbortSignal.any([callerSignal, this.shutdown.signal]);
     const permit = await this.deps.admission.acquire(signal);
     this.deps.metrics.queueWait.observe(permit.waitedMs / 1000);
     const endTimer = this.deps.metrics.inferenceDuration.startTimer();
@@ -87,15 +83,4 @@ export class InferenceGate<E extends LoadableEngine> {
     }
     return error;
   }
-}
-
-/** Aborts when the connection closes before the response was fully sent. */
-export function clientAbortSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  };
-  reply.raw.once('close', onClose);
-  request.raw.once('aborted', () => controller.abort());
-  return controller.signal;
 }

@@ -1,43 +1,27 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
-  type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { LoadableEngine } from './engine.js';
+import { unauthorizedError } from '../errors.js';
+import { packageVersion } from '../package-version.js';
+import type { LoadableEngine } from '../runtime/engine.js';
+import type { ServiceRuntime } from '../runtime/service-runtime.js';
 import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
-import { unauthorizedError } from './errors.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { trackInflightReplies } from './inflight-replies.js';
 import { registerOpenApi } from './openapi.js';
-import { packageVersion } from './package-version.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import type { ServiceApp } from './service-app-type.js';
 import {
   clientErrorHandler,
   registerBodyIdleTimeout,
   registerConnectionLimits,
   serverTimeoutOptions,
 } from './slow-clients.js';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Reachable without the API key (health checks). */
-    open?: boolean;
-  }
-}
-
-export type ServiceApp = FastifyInstance<
-  Server,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
