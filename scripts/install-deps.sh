@@ -5,12 +5,13 @@
 #   g++, make, python3  compile whisper.cpp for this CPU during `npm install` (about a minute;
 #              the prebuilt binary has no AVX and runs many times slower)
 # With --test it also installs what the test suite uses: chromium (renders the load
-# tester's HTML report) and systemd (systemd-analyze verifies the generated units).
+# tester's HTML report and the live pages), systemd (systemd-analyze verifies the generated
+# units), redis-server (the job queue's tests) and haproxy (the replica tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(espeak-ng ffmpeg g++ make python3)
-if [[ "${1:-}" == "--test" ]]; then packages+=(chromium systemd); fi
+if [[ "${1:-}" == "--test" ]]; then packages+=(chromium systemd redis-server haproxy); fi
 
 missing=()
 for pkg in "${packages[@]}"; do
