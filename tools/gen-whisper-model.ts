@@ -15,7 +15,7 @@
 import { open } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 
-export type WhisperPreset = 'test' | 'tiny' | 'base';
+export type WhisperPreset = 'test' | 'tiny' | 'base' | 'large-v3' | 'large-v3-turbo';
 export type WeightType = 'f16' | 'f32';
 
 interface WhisperHparams {
@@ -34,6 +34,19 @@ interface WhisperHparams {
 // The multilingual vocabulary size is kept in every preset: whisper.cpp derives the special
 // token ids (sot, language, transcribe/translate, timestamps) from it.
 const common = { nVocab: 51865, nAudioCtx: 1500, nTextCtx: 448, nMels: 80 } as const;
+
+// large-v3 reads 128 mel bands and has one more language token (Cantonese), which
+// whisper.cpp recognises by the vocabulary size and shifts every special token id for.
+const LARGE_V3 = {
+  ...common,
+  nVocab: 51866,
+  nMels: 128,
+  nAudioState: 1280,
+  nAudioHead: 20,
+  nAudioLayer: 32,
+  nTextState: 1280,
+  nTextHead: 20,
+} as const;
 
 export const WHISPER_PRESETS: Readonly<Record<WhisperPreset, WhisperHparams>> = {
   test: {
@@ -63,6 +76,10 @@ export const WHISPER_PRESETS: Readonly<Record<WhisperPreset, WhisperHparams>> = 
     nTextHead: 8,
     nTextLayer: 6,
   },
+  'large-v3': { ...LARGE_V3, nTextLayer: 32 },
+  // large-v3's encoder with a 4-layer decoder: what the GPU check times, since it is the
+  // large model people run for speed.
+  'large-v3-turbo': { ...LARGE_V3, nTextLayer: 4 },
 };
 
 /** Tokens the BPE file holds; whisper.cpp adds the special tokens past these itself. */
@@ -427,7 +444,8 @@ function whisperTensors(h: WhisperHparams, wtype: GgmlType): TensorSpec[] {
 
 export async function generateWhisperModel(options: GenerateWhisperModelOptions): Promise<GeneratedModel> {
   const h = WHISPER_PRESETS[options.preset];
-  if (h === undefined) throw new Error(`unknown preset '${options.preset}' (test, tiny, base)`);
+  if (h === undefined)
+    throw new Error(`unknown preset '${options.preset}' (${Object.keys(WHISPER_PRESETS).join(', ')})`);
   const wtype = (options.weightType ?? 'f16') === 'f16' ? GgmlType.F16 : GgmlType.F32;
   const random = new Random(options.seed ?? 1);
   const out = await GgmlWriter.create(options.outPath);
@@ -592,7 +610,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const outPath = args.get('out');
   if (outPath === undefined) {
     throw new Error(
-      'usage: gen-whisper-model (--preset test|tiny|base [--type f16|f32] | --vad) --out PATH [--seed N]',
+      `usage: gen-whisper-model (--preset ${Object.keys(WHISPER_PRESETS).join('|')} [--type f16|f32] | --vad) --out PATH [--seed N]`,
     );
   }
   const seed = Number(args.get('seed') ?? '1');
