@@ -6,6 +6,11 @@ import { invalidParameterError } from '../core/errors.js';
 import { clientAbortSignal } from '../core/http/client-abort.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
+import {
+  BazarrTranscriptResponse,
+  DetectedLanguageResponse,
+  OpenAiTranscriptResponse,
+} from './asr-response-schemas.js';
 import type { AsrEngine, AsrTask, TranscribeOptions, Transcript } from './engines/asr-engine.js';
 import { MAX_PIECE_SECONDS, SAMPLE_RATE } from './engines/audio-windows.js';
 import { languageName, normaliseLanguage } from './languages.js';
@@ -106,7 +111,10 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
     const url = task === 'transcribe' ? '/v1/audio/transcriptions' : '/v1/audio/translations';
     app.post(
       url,
-      { schema: { body: TranscriptionBody }, onRequest: admitBeforeUpload },
+      {
+        schema: { body: TranscriptionBody, response: OpenAiTranscriptResponse },
+        onRequest: admitBeforeUpload,
+      },
       async (request, reply) => {
         const body = request.body;
         const upload = requireUpload(body.file, 'file');
@@ -139,7 +147,10 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
   for (const prefix of ['', '/bazarr']) {
     app.post(
       `${prefix}/asr`,
-      { schema: { body: BazarrUploadBody, querystring: BazarrQuery }, onRequest: admitBeforeUpload },
+      {
+        schema: { body: BazarrUploadBody, querystring: BazarrQuery, response: BazarrTranscriptResponse },
+        onRequest: admitBeforeUpload,
+      },
       async (request, reply) => {
         const upload = requireUpload(request.body.audio_file, 'audio_file');
         const query = request.query;
@@ -159,7 +170,10 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
 
     app.post(
       `${prefix}/detect-language`,
-      { schema: { body: BazarrUploadBody, querystring: DetectQuery }, onRequest: admitBeforeUpload },
+      {
+        schema: { body: BazarrUploadBody, querystring: DetectQuery, response: DetectedLanguageResponse },
+        onRequest: admitBeforeUpload,
+      },
       async (request, reply) => {
         const upload = requireUpload(request.body.audio_file, 'audio_file');
         const { query } = request;

@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
-import { Type } from 'typebox';
-import { notFoundError } from '../core/errors.js';
-import { registerAudioModelListing } from '../core/http/model-listing.js';
+import { modelObject, registerModelRoutes } from '../core/http/model-listing.js';
 import { createServiceApp } from '../core/http/service-app.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
 import { ModelCache } from '../core/models/model-cache.js';
@@ -18,52 +16,30 @@ import { registerUploads } from './upload.js';
 /** OpenAI's model id; it answers with whatever model ASR_MODEL loaded. */
 const OPENAI_ASR_MODEL = 'whisper-1';
 
-function registerModelRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>, cache: ModelCache) {
-  const describeAll = async () => {
+function registerAsrModelRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>, cache: ModelCache) {
+  const listModels = async () => {
     const status = runtime.slot.status();
     const current = status.description.modelName;
     const models = await Promise.all(
-      WHISPER_MODELS.map(async (entry) => ({
-        id: entry.name,
-        object: 'model',
-        created: 0,
-        owned_by: 'voice-stack',
-        size_bytes: entry.sizeBytes,
-        cached: await cache.isCached(entry),
-        loaded: status.loaded && entry.name === current,
-      })),
+      WHISPER_MODELS.map(async (entry) =>
+        modelObject(entry.name, {
+          size_bytes: entry.sizeBytes,
+          cached: await cache.isCached(entry),
+          loaded: status.loaded && entry.name === current,
+        }),
+      ),
     );
-    const alias = {
-      id: OPENAI_ASR_MODEL,
-      object: 'model',
-      created: 0,
-      owned_by: 'voice-stack',
-      cached: true,
-      loaded: status.loaded,
-      alias_of: current,
-    };
+    const alias = modelObject(OPENAI_ASR_MODEL, { cached: true, loaded: status.loaded, alias_of: current });
     const configured = models.some((m) => m.id === current)
       ? []
-      : [
-          {
-            id: current,
-            object: 'model',
-            created: 0,
-            owned_by: 'voice-stack',
-            cached: true,
-            loaded: status.loaded,
-          },
-        ];
+      : [modelObject(current, { cached: true, loaded: status.loaded })];
     return [alias, ...configured, ...models];
   };
-  app.get('/v1/models', async () => ({ object: 'list', data: await describeAll() }));
-  // The origin service's Bazarr model list, for configurations made for it.
-  app.get('/bazarr/models', async () => ({ object: 'list', data: await describeAll() }));
-  registerAudioModelListing(app, describeAll, runtime.settings.listingsRequireApiKey);
-  app.get('/v1/models/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (request) => {
-    const model = (await describeAll()).find((m) => m.id === request.params.id);
-    if (model === undefined) throw notFoundError(`model '${request.params.id}'`);
-    return model;
+  // /bazarr/models: the origin service's Bazarr model list, for configurations made for it.
+  registerModelRoutes(app, {
+    listModels,
+    requireApiKey: runtime.settings.listingsRequireApiKey,
+    listAliases: ['/bazarr/models'],
   });
 }
 
@@ -89,6 +65,6 @@ export async function buildAsrService(
   const app = await createServiceApp(runtime);
   await registerUploads(app, settings.maxUploadSizeMb, settings.asr.uploadDiskReserveMb);
   registerAsrRoutes(app, runtime);
-  registerModelRoutes(app, runtime, cache);
+  registerAsrModelRoutes(app, runtime, cache);
   return { app, runtime };
 }

@@ -1,8 +1,9 @@
 import { Type } from 'typebox';
 import { AUDIO_FORMATS, type AudioFormat, contentTypeFor } from '../audio/encode.js';
-import { invalidParameterError, notFoundError } from '../core/errors.js';
+import { invalidParameterError } from '../core/errors.js';
 import { clientAbortSignal } from '../core/http/client-abort.js';
-import { registerAudioModelListing } from '../core/http/model-listing.js';
+import { modelObject, registerModelRoutes } from '../core/http/model-listing.js';
+import { textOrBinary } from '../core/http/response-schemas.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { TtsSettings } from '../core/settings.js';
@@ -100,6 +101,32 @@ function modelIds(engineName: string): string[] {
   return [...OPENAI_TTS_MODELS, engineName];
 }
 
+const SpeechResponse = {
+  200: textOrBinary(
+    'The audio (stream_format=audio), or speech.audio.delta events (stream_format=sse)',
+    [...new Set([...AUDIO_FORMATS.map((f) => contentTypeFor(f).split(';')[0] ?? ''), 'text/event-stream'])],
+    true,
+  ),
+};
+
+const VoiceList = Type.Object({
+  engine: Type.String(),
+  default_voice: Type.String(),
+  openai_voice_aliases: Type.Record(Type.String(), Type.String()),
+  voices: Type.Array(
+    Type.Object(
+      {
+        id: Type.String(),
+        name: Type.String(),
+        language: Type.String(),
+        gender: Type.Optional(Type.String()),
+        cached: Type.Boolean(),
+      },
+      { additionalProperties: true },
+    ),
+  ),
+});
+
 /** The OpenAI-compatible TTS routes. They know the engine interface, never an engine. */
 export function registerTtsRoutes(
   app: ServiceApp,
@@ -111,7 +138,7 @@ export function registerTtsRoutes(
   app.post(
     '/v1/audio/speech',
     {
-      schema: { body: SpeechBody },
+      schema: { body: SpeechBody, response: SpeechResponse },
       bodyLimit: speechBodyLimitBytes(settings.maxTextChars, runtime.settings.maxUploadSizeMb),
       onRequest: async () => runtime.gate.admit(),
     },
@@ -153,30 +180,22 @@ export function registerTtsRoutes(
     },
   );
 
-  app.get('/v1/audio/voices', { config: { open: !runtime.settings.listingsRequireApiKey } }, async () => {
+  const voicesRoute = {
+    config: { open: !runtime.settings.listingsRequireApiKey },
+    schema: { response: { 200: VoiceList } },
+  };
+  app.get('/v1/audio/voices', voicesRoute, async () => {
     const voices = await engine.listVoices();
     return {
       engine: engine.describe().engine,
       default_voice: engine.defaultVoice(),
       openai_voice_aliases: await openAiVoiceMap(engine),
-      voices,
+      voices: [...voices],
     };
   });
 
-  const describeModel = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'voice-stack' });
-  registerAudioModelListing(
-    app,
-    async () => modelIds(engine.describe().engine).map(describeModel),
-    runtime.settings.listingsRequireApiKey,
-  );
-  app.get('/v1/models', async () => ({
-    object: 'list',
-    data: modelIds(engine.describe().engine).map(describeModel),
-  }));
-  app.get('/v1/models/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (request) => {
-    if (!modelIds(engine.describe().engine).includes(request.params.id)) {
-      throw notFoundError(`model '${request.params.id}'`);
-    }
-    return describeModel(request.params.id);
+  registerModelRoutes(app, {
+    listModels: async () => modelIds(engine.describe().engine).map((id) => modelObject(id)),
+    requireApiKey: runtime.settings.listingsRequireApiKey,
   });
 }

@@ -1,6 +1,55 @@
+import { type TProperties, Type } from 'typebox';
 import type { LoadableEngine } from '../runtime/engine.js';
 import type { ServiceRuntime } from '../runtime/service-runtime.js';
+import { textOrBinary } from './response-schemas.js';
 import type { ServiceApp } from './service-app-type.js';
+
+const HealthBody = Type.Object({ status: Type.Literal('ok') });
+const ReadyBody = Type.Object({ status: Type.Literal('ready') });
+const NotReadyBody = Type.Object({
+  status: Type.Literal('not_ready'),
+  reason: Type.String({ description: 'draining, model loading, or queue full' }),
+});
+// Open objects: the body grows with the service (live sessions, jobs); none of it may be dropped.
+const Open = (properties: TProperties) => Type.Object(properties, { additionalProperties: true });
+const DetailedHealthBody = Open({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('overloaded'), Type.Literal('draining')]),
+  service: Type.String(),
+  timestamp: Type.String({ format: 'date-time' }),
+  memory: Open({
+    percent: Type.Number(),
+    available_mb: Type.Number(),
+    total_mb: Type.Number(),
+    threshold_percent: Type.Number(),
+    cgroup_limited: Type.Boolean(),
+  }),
+  swap: Open({
+    percent: Type.Number(),
+    used_mb: Type.Number(),
+    total_mb: Type.Number(),
+    threshold_percent: Type.Number(),
+  }),
+  model: Open({
+    loaded: Type.Boolean(),
+    loading: Type.Boolean(),
+    engine: Type.String(),
+    model_name: Type.String(),
+    device: Type.String(),
+    last_used: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  }),
+  concurrency: Open({
+    active_requests: Type.Integer(),
+    max_concurrent: Type.Integer(),
+    available_slots: Type.Integer(),
+    queued: Type.Integer(),
+    max_queue: Type.Integer(),
+  }),
+  config: Open({
+    idle_timeout_minutes: Type.Number(),
+    max_upload_mb: Type.Number(),
+    queue_timeout_seconds: Type.Number(),
+  }),
+});
 
 export type HealthStatus = 'ok' | 'overloaded' | 'draining';
 
@@ -67,17 +116,27 @@ function notReadyReason<E extends LoadableEngine>(runtime: ServiceRuntime<E>): s
 /** Liveness, readiness and metrics: cheap, never touch the model, never refused by the guards. */
 export function registerHealthRoutes<E extends LoadableEngine>(app: ServiceApp, runtime: ServiceRuntime<E>) {
   for (const url of ['/health', '/healthz', '/healthcheck']) {
-    app.get(url, { config: { open: true } }, async () => ({ status: 'ok' }));
+    app.get(url, { config: { open: true }, schema: { response: { 200: HealthBody } } }, async () => ({
+      status: 'ok' as const,
+    }));
   }
-  app.get('/health/detailed', { config: { open: true } }, async () => detailedHealth(runtime));
-  app.get('/ready', { config: { open: true } }, async (_request, reply) => {
+  app.get(
+    '/health/detailed',
+    { config: { open: true }, schema: { response: { 200: DetailedHealthBody } } },
+    async () => detailedHealth(runtime),
+  );
+  const readySchema = { response: { 200: ReadyBody, 503: NotReadyBody } };
+  app.get('/ready', { config: { open: true }, schema: readySchema }, async (_request, reply) => {
     const reason = notReadyReason(runtime);
     if (reason !== undefined) return reply.code(503).send({ status: 'not_ready', reason });
-    return { status: 'ready' };
+    return { status: 'ready' as const };
   });
   app.get(
     '/metrics',
-    { config: { open: !runtime.settings.metricsRequireApiKey } },
+    {
+      config: { open: !runtime.settings.metricsRequireApiKey },
+      schema: { response: { 200: textOrBinary('Prometheus metrics', ['text/plain']) } },
+    },
     async (_request, reply) => {
       const body = await runtime.metrics.registry.metrics();
       return reply.type(runtime.metrics.registry.contentType).send(body);

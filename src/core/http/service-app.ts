@@ -15,6 +15,7 @@ import { frameworkErrorHandler, registerErrorHandling, sendError } from './error
 import { registerHealthRoutes } from './health-routes.js';
 import { trackInflightReplies } from './inflight-replies.js';
 import { registerOpenApi } from './openapi.js';
+import { addErrorResponses } from './response-schemas.js';
 import type { ServiceApp } from './service-app-type.js';
 import {
   clientErrorHandler,
@@ -108,6 +109,7 @@ export async function createServiceApp<E extends LoadableEngine>(
   }
   registerApiKeyAuth(app, settings.apiKey);
   registerRequestLogging(app, runtime);
+  addErrorResponses(app);
   // Before any route, so that every route lands in the generated document.
   await registerOpenApi(app, {
     service: runtime.service,
