@@ -6,6 +6,7 @@ import { invalidParameterError } from '../core/errors.js';
 import { clientAbortSignal } from '../core/http/client-abort.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
+import type { AsrSettings } from '../core/settings.js';
 import {
   BazarrTranscriptResponse,
   DetectedLanguageResponse,
@@ -76,9 +77,9 @@ function send(reply: FastifyReply, formatted: FormattedTranscript): FastifyReply
 }
 
 /** The OpenAI and Bazarr ASR routes. They know the engine interface, never an engine. */
-export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>): void {
+export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine, AsrSettings>): void {
   const { maxUploadSizeMb } = runtime.settings;
-  const maxSeconds = runtime.settings.asr.maxAudioHours * 3600;
+  const maxSeconds = runtime.serviceSettings.maxAudioHours * 3600;
   const decode = (upload: UploadedFile, encoded: boolean, signal: AbortSignal) =>
     decodeSpooledAudio({ path: upload.path, encoded } satisfies SpooledAudio, { signal, maxSeconds });
   const admitBeforeUpload = async (request: FastifyRequest) => {

@@ -1,12 +1,13 @@
-import type { Logger } from 'pino';
-import { modelObject, registerModelRoutes } from '../core/http/model-listing.js';
-import { createServiceApp } from '../core/http/service-app.js';
-import type { ServiceApp } from '../core/http/service-app-type.js';
+import { defineService } from '../core/http/define-service.js';
+import {
+  audioModelListing,
+  type ModelListing,
+  modelObject,
+  modelRoutes,
+} from '../core/http/model-listing.js';
 import { ModelCache } from '../core/models/model-cache.js';
-import type { Clock } from '../core/runtime/clock.js';
-import type { ResourceMonitor } from '../core/runtime/resource-guard.js';
-import { ServiceRuntime } from '../core/runtime/service-runtime.js';
-import type { Settings } from '../core/settings.js';
+import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
+import type { AsrSettings } from '../core/settings.js';
 import { registerAsrRoutes } from './asr-routes.js';
 import type { AsrEngine } from './engines/asr-engine.js';
 import { createAsrEngine } from './engines/create-asr-engine.js';
@@ -16,7 +17,9 @@ import { registerUploads } from './upload.js';
 /** OpenAI's model id; it answers with whatever model ASR_MODEL loaded. */
 const OPENAI_ASR_MODEL = 'whisper-1';
 
-function registerAsrModelRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>, cache: ModelCache) {
+/** The catalogue with what is cached and loaded, after the OpenAI alias and any configured path. */
+function asrModelListing(runtime: ServiceRuntime<AsrEngine, AsrSettings>): ModelListing {
+  const cache = new ModelCache(runtime.settings.modelCacheDir);
   const listModels = async () => {
     const status = runtime.slot.status();
     const current = status.description.modelName;
@@ -36,35 +39,22 @@ function registerAsrModelRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngi
     return [alias, ...configured, ...models];
   };
   // /bazarr/models: the origin service's Bazarr model list, for configurations made for it.
-  registerModelRoutes(app, {
-    listModels,
-    requireApiKey: runtime.settings.listingsRequireApiKey,
-    listAliases: ['/bazarr/models'],
-  });
+  return { listModels, listAliases: ['/bazarr/models'] };
 }
 
 /** The ASR service: whisper.cpp behind the guard rails, OpenAI and Bazarr routes. */
-export async function buildAsrService(
-  settings: Settings,
-  logger: Logger,
-  monitor: ResourceMonitor,
-  options: { engine?: AsrEngine; clock?: Clock } = {},
-): Promise<{ app: ServiceApp; runtime: ServiceRuntime<AsrEngine> }> {
-  const serviceLogger = logger.child({ service: 'asr' });
-  const cache = new ModelCache(settings.modelCacheDir);
-  const engine = options.engine ?? createAsrEngine(settings.asr, cache, serviceLogger);
-  const runtime = new ServiceRuntime<AsrEngine>(
-    'asr',
-    settings,
-    settings.asr,
-    engine,
-    serviceLogger,
-    monitor,
-    options.clock,
-  );
-  const app = await createServiceApp(runtime);
-  await registerUploads(app, settings.maxUploadSizeMb, settings.asr.uploadDiskReserveMb);
-  registerAsrRoutes(app, runtime);
-  registerAsrModelRoutes(app, runtime, cache);
-  return { app, runtime };
-}
+export const asrService = defineService<AsrEngine, AsrSettings>({
+  name: 'asr',
+  settings: (settings) => settings.asr,
+  createEngine: ({ settings, serviceSettings, logger }) =>
+    createAsrEngine(serviceSettings, new ModelCache(settings.modelCacheDir), logger),
+  async routes(app, runtime) {
+    const { settings } = runtime;
+    await registerUploads(app, settings.maxUploadSizeMb, runtime.serviceSettings.uploadDiskReserveMb);
+    registerAsrRoutes(app, runtime);
+    await app.register(modelRoutes, asrModelListing(runtime));
+  },
+  async listings(app, runtime) {
+    await app.register(audioModelListing, asrModelListing(runtime));
+  },
+});

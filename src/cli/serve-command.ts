@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { buildAsrService } from '../asr/asr-service.js';
+import { asrService } from '../asr/asr-service.js';
 import { errorMessage } from '../core/errors.js';
 import { type HostedService, ServiceHost } from '../core/http/service-host.js';
 import { ResourceMonitor } from '../core/runtime/resource-guard.js';
 import type { Settings } from '../core/settings.js';
-import { buildTtsService } from '../tts/tts-service.js';
+import { ttsService } from '../tts/tts-service.js';
 import { loadSettingsOrExit } from './load-settings.js';
 
 type ServeTarget = 'asr' | 'tts' | 'both';
@@ -14,12 +14,10 @@ async function buildServices(settings: Settings, target: ServeTarget, logger: pi
   const monitor = new ResourceMonitor();
   const services: HostedService[] = [];
   if (target === 'tts' || target === 'both') {
-    const tts = await buildTtsService(settings, logger, monitor);
-    services.push({ app: tts.app, runtime: tts.runtime, port: settings.tts.port });
+    services.push(await ttsService.build(settings, logger, monitor));
   }
   if (target === 'asr' || target === 'both') {
-    const asr = await buildAsrService(settings, logger, monitor);
-    services.push({ app: asr.app, runtime: asr.runtime, port: settings.asr.port });
+    services.push(await asrService.build(settings, logger, monitor));
   }
   return services;
 }

@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import { AUDIO_FORMATS, type AudioFormat, contentTypeFor } from '../audio/encode.js';
 import { invalidParameterError } from '../core/errors.js';
 import { clientAbortSignal } from '../core/http/client-abort.js';
-import { modelObject, registerModelRoutes } from '../core/http/model-listing.js';
 import { textOrBinary } from '../core/http/response-schemas.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
@@ -97,7 +96,8 @@ function speechBodyLimitBytes(maxTextChars: number, maxUploadMb: number): number
   return Math.min(maxUploadMb * 1024 * 1024, maxTextChars * 6 + 64 * 1024);
 }
 
-function modelIds(engineName: string): string[] {
+/** The model ids the TTS service answers to: OpenAI's names and the engine's own. */
+export function ttsModelIds(engineName: string): string[] {
   return [...OPENAI_TTS_MODELS, engineName];
 }
 
@@ -127,13 +127,10 @@ const VoiceList = Type.Object({
   ),
 });
 
-/** The OpenAI-compatible TTS routes. They know the engine interface, never an engine. */
-export function registerTtsRoutes(
-  app: ServiceApp,
-  runtime: ServiceRuntime<TtsEngine>,
-  settings: TtsSettings,
-) {
+/** `/v1/audio/speech`. It knows the engine interface, never an engine. */
+export function registerSpeechRoutes(app: ServiceApp, runtime: ServiceRuntime<TtsEngine, TtsSettings>) {
   const engine = runtime.slot.engine;
+  const settings = runtime.serviceSettings;
 
   app.post(
     '/v1/audio/speech',
@@ -179,12 +176,12 @@ export function registerTtsRoutes(
         .send(encoded.body);
     },
   );
+}
 
-  const voicesRoute = {
-    config: { open: !runtime.settings.listingsRequireApiKey },
-    schema: { response: { 200: VoiceList } },
-  };
-  app.get('/v1/audio/voices', voicesRoute, async () => {
+/** `/v1/audio/voices`: a listing, open unless LISTINGS_REQUIRE_API_KEY (Open WebUI sends no key). */
+export function registerVoiceListing(app: ServiceApp, runtime: ServiceRuntime<TtsEngine, TtsSettings>) {
+  const engine = runtime.slot.engine;
+  app.get('/v1/audio/voices', { schema: { response: { 200: VoiceList } } }, async () => {
     const voices = await engine.listVoices();
     return {
       engine: engine.describe().engine,
@@ -192,10 +189,5 @@ export function registerTtsRoutes(
       openai_voice_aliases: await openAiVoiceMap(engine),
       voices: [...voices],
     };
-  });
-
-  registerModelRoutes(app, {
-    listModels: async () => modelIds(engine.describe().engine).map((id) => modelObject(id)),
-    requireApiKey: runtime.settings.listingsRequireApiKey,
   });
 }

@@ -1,32 +1,32 @@
-import type { Logger } from 'pino';
-import { createServiceApp } from '../core/http/service-app.js';
-import type { ServiceApp } from '../core/http/service-app-type.js';
-import type { Clock } from '../core/runtime/clock.js';
-import type { ResourceMonitor } from '../core/runtime/resource-guard.js';
-import { ServiceRuntime } from '../core/runtime/service-runtime.js';
-import type { Settings } from '../core/settings.js';
+import { defineService } from '../core/http/define-service.js';
+import {
+  audioModelListing,
+  type ModelListing,
+  modelObject,
+  modelRoutes,
+} from '../core/http/model-listing.js';
+import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
+import type { TtsSettings } from '../core/settings.js';
 import { createTtsEngine } from './engines/create-tts-engine.js';
 import type { TtsEngine } from './engines/tts-engine.js';
-import { registerTtsRoutes } from './tts-routes.js';
+import { registerSpeechRoutes, registerVoiceListing, ttsModelIds } from './tts-routes.js';
 
-/** The TTS service: its engine, guard rails and routes, ready to listen. */
-export async function buildTtsService(
-  settings: Settings,
-  logger: Logger,
-  monitor: ResourceMonitor,
-  options: { engine?: TtsEngine; clock?: Clock } = {},
-): Promise<{ app: ServiceApp; runtime: ServiceRuntime<TtsEngine> }> {
-  const engine = options.engine ?? createTtsEngine(settings.tts, settings.modelCacheDir);
-  const runtime = new ServiceRuntime<TtsEngine>(
-    'tts',
-    settings,
-    settings.tts,
-    engine,
-    logger.child({ service: 'tts' }),
-    monitor,
-    options.clock,
-  );
-  const app = await createServiceApp(runtime);
-  registerTtsRoutes(app, runtime, settings.tts);
-  return { app, runtime };
+function ttsModelListing(runtime: ServiceRuntime<TtsEngine, TtsSettings>): ModelListing {
+  const engine = runtime.slot.engine;
+  return { listModels: async () => ttsModelIds(engine.describe().engine).map((id) => modelObject(id)) };
 }
+
+/** The TTS service: its engine, guard rails and the OpenAI-compatible speech routes. */
+export const ttsService = defineService<TtsEngine, TtsSettings>({
+  name: 'tts',
+  settings: (settings) => settings.tts,
+  createEngine: ({ settings, serviceSettings }) => createTtsEngine(serviceSettings, settings.modelCacheDir),
+  async routes(app, runtime) {
+    registerSpeechRoutes(app, runtime);
+    await app.register(modelRoutes, ttsModelListing(runtime));
+  },
+  async listings(app, runtime) {
+    registerVoiceListing(app, runtime);
+    await app.register(audioModelListing, ttsModelListing(runtime));
+  },
+});

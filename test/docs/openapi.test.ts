@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify from 'fastify';
 import { pino } from 'pino';
-import { registerHealthRoutes } from '../../src/core/http/health-routes.js';
-import { registerOpenApi } from '../../src/core/http/openapi.js';
 import type { ServiceApp } from '../../src/core/http/service-app-type.js';
+import { packageVersion } from '../../src/core/package-version.js';
 import { ResourceMonitor } from '../../src/core/runtime/resource-guard.js';
-import { ServiceRuntime } from '../../src/core/runtime/service-runtime.js';
 import { parseSettings } from '../../src/core/settings.js';
-import { createTtsEngine } from '../../src/tts/engines/create-tts-engine.js';
-import type { TtsEngine } from '../../src/tts/engines/tts-engine.js';
-import { registerTtsRoutes } from '../../src/tts/tts-routes.js';
+import { ttsService } from '../../src/tts/tts-service.js';
+
+const API_KEY = 'openapi-test-key';
+const withKey = { authorization: `Bearer ${API_KEY}` };
 
 interface OpenApiDocument {
   openapi: string;
@@ -26,21 +23,10 @@ interface OpenApiOperation {
   requestBody?: { content: Record<string, { schema: { properties?: Record<string, { enum?: string[] }> } }> };
 }
 
-/** The TTS routes on a bare app with the plugin first, as createServiceApp registers them. */
+/** The TTS service as `serve` builds it (its engine is espeak-ng, loaded only on use). */
 async function ttsAppWithDocs(apiKeyRequired: boolean): Promise<ServiceApp> {
-  const settings = parseSettings({});
-  const runtime = new ServiceRuntime<TtsEngine>(
-    'tts',
-    settings,
-    settings.tts,
-    createTtsEngine(settings.tts),
-    pino({ level: 'silent' }),
-    new ResourceMonitor(),
-  );
-  const app = Fastify().withTypeProvider<TypeBoxTypeProvider>() as unknown as ServiceApp;
-  await registerOpenApi(app, { service: 'tts', version: '9.9.9', apiKeyRequired });
-  registerHealthRoutes(app, runtime);
-  registerTtsRoutes(app, runtime, settings.tts);
+  const settings = parseSettings(apiKeyRequired ? { API_KEY } : {});
+  const { app } = await ttsService.build(settings, pino({ level: 'silent' }), new ResourceMonitor());
   await app.ready();
   return app;
 }
@@ -51,7 +37,7 @@ describe('OpenAPI document and /docs', () => {
 
   before(async () => {
     app = await ttsAppWithDocs(true);
-    const response = await app.inject('/openapi.json');
+    const response = await app.inject({ url: '/openapi.json', headers: withKey });
     assert.equal(response.statusCode, 200);
     doc = response.json<OpenApiDocument>();
   });
@@ -59,7 +45,7 @@ describe('OpenAPI document and /docs', () => {
 
   test('is generated from the schemas the routes validate with', () => {
     assert.equal(doc.info.title, 'Voice Stack TTS');
-    assert.equal(doc.info.version, '9.9.9');
+    assert.equal(doc.info.version, packageVersion());
     const body = doc.paths['/v1/audio/speech']?.post?.requestBody?.content['application/json']?.schema;
     assert.ok(body?.properties?.input, 'speech body documents input');
     assert.deepEqual(body?.properties?.response_format?.enum?.sort(), [
@@ -88,13 +74,13 @@ describe('OpenAPI document and /docs', () => {
   });
 
   test('serves the interactive page and its assets from the package, not a CDN', async () => {
-    const page = await app.inject('/docs/');
+    const page = await app.inject({ url: '/docs/', headers: withKey });
     assert.equal(page.statusCode, 200);
     assert.match(String(page.headers['content-type']), /text\/html/);
     assert.doesNotMatch(page.body, /https?:\/\/(?!localhost)[^"']+\.js/);
-    const initializer = await app.inject('/docs/static/swagger-initializer.js');
+    const initializer = await app.inject({ url: '/docs/static/swagger-initializer.js', headers: withKey });
     assert.equal(initializer.statusCode, 200);
-    const bundle = await app.inject('/docs/static/swagger-ui-bundle.js');
+    const bundle = await app.inject({ url: '/docs/static/swagger-ui-bundle.js', headers: withKey });
     assert.equal(bundle.statusCode, 200);
     assert.ok(bundle.body.length > 100_000);
   });

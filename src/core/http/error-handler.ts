@@ -8,6 +8,7 @@ import {
   VoiceStackError,
 } from '../errors.js';
 import type { ServiceMetrics } from '../metrics.js';
+import { namedPlugin } from './named-plugin.js';
 import type { ServiceApp } from './service-app-type.js';
 
 interface ValidationIssue {
@@ -95,31 +96,34 @@ export function toVoiceStackError(error: unknown, limits: ErrorContext): VoiceSt
  * kind's status, `Retry-After` when there is an estimate, and a log line with the
  * reason. Stack traces and paths never reach the body.
  */
-export function registerErrorHandling(app: ServiceApp, metrics: ServiceMetrics, maxUploadMb: number): void {
-  app.setErrorHandler((error, request, reply) => {
-    const mapped = toVoiceStackError(error, errorContext(request, maxUploadMb));
-    logError(request, mapped, error);
-    if (mapped.status >= 400 && mapped.status !== 404) metrics.rejections.inc({ reason: mapped.reason });
-    return sendError(reply, mapped);
-  });
-  app.addHook('preHandler', async (request) => {
-    request.handlerStarted = true;
-    // Ajv coerces the strings "Infinity" and "1e400" into numbers after its finite check,
-    // so the last word on every route's numbers is here: none may be NaN or ±Infinity.
-    for (const [source, value] of [
-      ['query', request.query],
-      ['body', request.body],
-      ['params', request.params],
-    ] as const) {
-      const param = nonFiniteParam(value, source, 0);
-      if (param !== undefined) throw invalidParameterError(param, 'must be a finite number');
-    }
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, notFoundError(`${request.method} ${request.url}`)),
-  );
-  registerOverLimitLinger(app);
-}
+export const errorHandling = namedPlugin(
+  'error-handling',
+  (app, { metrics, maxUploadMb }: { metrics: ServiceMetrics; maxUploadMb: number }) => {
+    app.setErrorHandler((error, request, reply) => {
+      const mapped = toVoiceStackError(error, errorContext(request, maxUploadMb));
+      logError(request, mapped, error);
+      if (mapped.status >= 400 && mapped.status !== 404) metrics.rejections.inc({ reason: mapped.reason });
+      return sendError(reply, mapped);
+    });
+    app.addHook('preHandler', async (request) => {
+      request.handlerStarted = true;
+      // Ajv coerces the strings "Infinity" and "1e400" into numbers after its finite check,
+      // so the last word on every route's numbers is here: none may be NaN or ±Infinity.
+      for (const [source, value] of [
+        ['query', request.query],
+        ['body', request.body],
+        ['params', request.params],
+      ] as const) {
+        const param = nonFiniteParam(value, source, 0);
+        if (param !== undefined) throw invalidParameterError(param, 'must be a finite number');
+      }
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendError(reply, notFoundError(`${request.method} ${request.url}`)),
+    );
+    registerOverLimitLinger(app);
+  },
+);
 
 /** The name of the first NaN or ±Infinity in a parsed request part (a few levels deep). */
 function nonFiniteParam(value: unknown, name: string, depth: number): string | undefined {

@@ -1,6 +1,8 @@
 import { type TProperties, Type } from 'typebox';
+import type { ServiceMetrics } from '../metrics.js';
 import type { LoadableEngine } from '../runtime/engine.js';
 import type { ServiceRuntime } from '../runtime/service-runtime.js';
+import { namedPlugin } from './named-plugin.js';
 import { textOrBinary } from './response-schemas.js';
 import type { ServiceApp } from './service-app-type.js';
 
@@ -113,33 +115,30 @@ function notReadyReason<E extends LoadableEngine>(runtime: ServiceRuntime<E>): s
   return undefined;
 }
 
-/** Liveness, readiness and metrics: cheap, never touch the model, never refused by the guards. */
-export function registerHealthRoutes<E extends LoadableEngine>(app: ServiceApp, runtime: ServiceRuntime<E>) {
-  for (const url of ['/health', '/healthz', '/healthcheck']) {
-    app.get(url, { config: { open: true }, schema: { response: { 200: HealthBody } } }, async () => ({
-      status: 'ok' as const,
-    }));
-  }
-  app.get(
-    '/health/detailed',
-    { config: { open: true }, schema: { response: { 200: DetailedHealthBody } } },
-    async () => detailedHealth(runtime),
-  );
-  const readySchema = { response: { 200: ReadyBody, 503: NotReadyBody } };
-  app.get('/ready', { config: { open: true }, schema: readySchema }, async (_request, reply) => {
-    const reason = notReadyReason(runtime);
-    if (reason !== undefined) return reply.code(503).send({ status: 'not_ready', reason });
-    return { status: 'ready' as const };
+/** Liveness and readiness: cheap, never touch the model, never refused by the guards. */
+export const healthRoutes = namedPlugin(
+  'health-routes',
+  <E extends LoadableEngine>(app: ServiceApp, { runtime }: { runtime: ServiceRuntime<E> }) => {
+    for (const url of ['/health', '/healthz', '/healthcheck']) {
+      app.get(url, { schema: { response: { 200: HealthBody } } }, async () => ({ status: 'ok' as const }));
+    }
+    app.get('/health/detailed', { schema: { response: { 200: DetailedHealthBody } } }, async () =>
+      detailedHealth(runtime),
+    );
+    const readySchema = { response: { 200: ReadyBody, 503: NotReadyBody } };
+    app.get('/ready', { schema: readySchema }, async (_request, reply) => {
+      const reason = notReadyReason(runtime);
+      if (reason !== undefined) return reply.code(503).send({ status: 'not_ready', reason });
+      return { status: 'ready' as const };
+    });
+  },
+);
+
+/** Prometheus metrics; public or behind the key as METRICS_REQUIRE_API_KEY says. */
+export const metricsRoute = namedPlugin('metrics-route', (app, { metrics }: { metrics: ServiceMetrics }) => {
+  const schema = { response: { 200: textOrBinary('Prometheus metrics', ['text/plain']) } };
+  app.get('/metrics', { schema }, async (_request, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(body);
   });
-  app.get(
-    '/metrics',
-    {
-      config: { open: !runtime.settings.metricsRequireApiKey },
-      schema: { response: { 200: textOrBinary('Prometheus metrics', ['text/plain']) } },
-    },
-    async (_request, reply) => {
-      const body = await runtime.metrics.registry.metrics();
-      return reply.type(runtime.metrics.registry.contentType).send(body);
-    },
-  );
-}
+});

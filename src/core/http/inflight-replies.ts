@@ -1,12 +1,13 @@
 import type { FastifyReply } from 'fastify';
 import type { VoiceStackError } from '../errors.js';
 import { sendError } from './error-handler.js';
+import { namedPlugin } from './named-plugin.js';
 import type { ServiceApp } from './service-app-type.js';
 
 /** Replies not yet finished, per app: the end of a drain answers them before cutting sockets. */
 const inflight = new WeakMap<ServiceApp, Set<FastifyReply>>();
 
-export function trackInflightReplies(app: ServiceApp): void {
+export const inflightReplies = namedPlugin('inflight-replies', (app) => {
   const replies = new Set<FastifyReply>();
   inflight.set(app, replies);
   app.addHook('onRequest', async (_request, reply) => {
@@ -14,7 +15,7 @@ export function trackInflightReplies(app: ServiceApp): void {
     // `close` covers every end: finished, aborted by the client, destroyed.
     reply.raw.once('close', () => replies.delete(reply));
   });
-}
+});
 
 /**
  * Answers every request whose response has not started with `error` (a 503 with

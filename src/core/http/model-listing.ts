@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { notFoundError } from '../errors.js';
+import { namedPlugin } from './named-plugin.js';
 import { ModelList, ModelObject } from './response-schemas.js';
-import type { ServiceApp } from './service-app-type.js';
 
 export interface ListedModel {
   readonly id: string;
@@ -16,28 +16,15 @@ export function modelObject(id: string, fields: Record<string, unknown> = {}): L
   return { id, object: 'model', created: 0, owned_by: 'voice-stack', ...fields };
 }
 
-export interface ModelRoutesOptions {
+export interface ModelListing {
   readonly listModels: () => Promise<readonly ListedModel[]>;
-  /** LISTINGS_REQUIRE_API_KEY: otherwise /v1/audio/models is open (Open WebUI sends no key on it). */
-  readonly requireApiKey: boolean;
   /** More paths answering the same list (the ASR service's /bazarr/models). */
   readonly listAliases?: readonly string[];
 }
 
-const AudioModelList = Type.Object({
-  object: Type.Literal('list'),
-  models: Type.Array(ModelObject),
-  data: Type.Array(ModelObject),
-});
-
-/**
- * The model routes of a service, from its one list: `/v1/models` and `/v1/models/{id}`
- * as OpenAI answers them, and `/v1/audio/models` as Open WebUI reads it to fill its
- * model picker: `models` (what it reads) and `data` (the OpenAI shape), the same entries.
- */
-export function registerModelRoutes(app: ServiceApp, options: ModelRoutesOptions): void {
-  const { listModels } = options;
-  for (const url of ['/v1/models', ...(options.listAliases ?? [])]) {
+/** `/v1/models` and `/v1/models/{id}` as OpenAI answers them, from the service's one list. */
+export const modelRoutes = namedPlugin('model-routes', (app, { listModels, listAliases }: ModelListing) => {
+  for (const url of ['/v1/models', ...(listAliases ?? [])]) {
     app.get(url, { schema: { response: { 200: ModelList } } }, async () => ({
       object: 'list' as const,
       data: [...(await listModels())],
@@ -52,12 +39,22 @@ export function registerModelRoutes(app: ServiceApp, options: ModelRoutesOptions
       return model;
     },
   );
-  app.get(
-    '/v1/audio/models',
-    { config: { open: !options.requireApiKey }, schema: { response: { 200: AudioModelList } } },
-    async () => {
-      const models = [...(await listModels())];
-      return { object: 'list' as const, models, data: models };
-    },
-  );
-}
+});
+
+const AudioModelList = Type.Object({
+  object: Type.Literal('list'),
+  models: Type.Array(ModelObject),
+  data: Type.Array(ModelObject),
+});
+
+/**
+ * `/v1/audio/models` as Open WebUI reads it to fill its model picker: `models` (what
+ * it reads) and `data` (the OpenAI shape), the same entries. A listing: open unless
+ * LISTINGS_REQUIRE_API_KEY, as Open WebUI sends no key on it.
+ */
+export const audioModelListing = namedPlugin('audio-model-listing', (app, { listModels }: ModelListing) => {
+  app.get('/v1/audio/models', { schema: { response: { 200: AudioModelList } } }, async () => {
+    const models = [...(await listModels())];
+    return { object: 'list' as const, models, data: models };
+  });
+});

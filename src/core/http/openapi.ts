@@ -1,17 +1,17 @@
 /**
  * The OpenAPI document (`/openapi.json`) and its interactive page (`/docs`),
  * generated from the schemas the routes validate with, so the two cannot drift.
- * It must be registered before the routes: @fastify/swagger collects them as they
- * are added.
+ * The collector must be registered before the routes: @fastify/swagger reads them
+ * as they are added.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { packageVersion } from '../package-version.js';
 import type { ServiceName } from '../settings.js';
-import type { ServiceApp } from './service-app-type.js';
+import { namedPlugin } from './named-plugin.js';
 
 export interface OpenApiInfo {
   readonly service: ServiceName;
-  readonly version: string;
   /** API_KEY is set: the document declares the Bearer scheme for the protected routes. */
   readonly apiKeyRequired: boolean;
 }
@@ -24,14 +24,14 @@ const DESCRIPTIONS: Record<ServiceName, string> = {
 export const DOCS_PREFIX = '/docs';
 export const OPENAPI_PATH = '/openapi.json';
 
-export async function registerOpenApi(app: ServiceApp, info: OpenApiInfo): Promise<void> {
-  markOpenRoutes(app);
+/** Collects every route registered after it, in any context, into one document. */
+export const openApiDocument = namedPlugin('openapi-document', async (app, info: OpenApiInfo) => {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: {
         title: `Voice Stack ${info.service.toUpperCase()}`,
-        version: info.version,
+        version: packageVersion(),
         description: DESCRIPTIONS[info.service],
       },
       components: info.apiKeyRequired
@@ -40,20 +40,20 @@ export async function registerOpenApi(app: ServiceApp, info: OpenApiInfo): Promi
       security: info.apiKeyRequired ? [{ bearerAuth: [] }] : [],
     },
   });
+});
+
+/** `/openapi.json` and the `/docs` page, in whichever context registers them. */
+export const openApiRoutes = namedPlugin('openapi-routes', async (app) => {
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
     uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
   });
-  // Not open: with API_KEY set the document and the page need the key too (DESIGN §2:
-  // every route but health), as the route list is itself worth keeping private.
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
-}
+});
 
-/** Routes open anyway, like /health, are documented as needing no key. */
-function markOpenRoutes(app: ServiceApp): void {
+/** The routes of the registering context are documented as needing no key. */
+export const publicInOpenApi = namedPlugin('public-in-openapi', (app) => {
   app.addHook('onRoute', (route) => {
-    if (route.config?.open === true && route.schema?.hide !== true) {
-      route.schema = { ...route.schema, security: [] };
-    }
+    if (route.schema?.hide !== true) route.schema = { ...route.schema, security: [] };
   });
-}
+});

@@ -6,7 +6,7 @@
  * reads.
  */
 import { type TSchema, Type } from 'typebox';
-import type { ServiceApp } from './service-app-type.js';
+import { namedPlugin } from './named-plugin.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -62,7 +62,7 @@ export const ModelList = Type.Object({ object: Type.Literal('list'), data: Type.
  * registered before the routes, as @fastify/swagger and the serialiser read the
  * schema when the route is added.
  */
-export function addErrorResponses(app: ServiceApp): void {
+export const errorResponses = namedPlugin('error-responses', (app) => {
   app.addHook('onRoute', (route) => {
     if (route.schema?.hide === true) return;
     const response = (route.schema?.response ?? {}) as Record<string, unknown>;
@@ -71,4 +71,4 @@ export function addErrorResponses(app: ServiceApp): void {
       response: { '4xx': ErrorBody, '5xx': ErrorBody, ...response },
     };
   });
-}
+});

@@ -4,13 +4,6 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 
 // The type every route file takes, kept apart from the bootstrap that builds it so
 // that the files the bootstrap registers can name it without importing it back.
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Reachable without the API key (health checks). */
-    open?: boolean;
-  }
-}
-
 export type ServiceApp = FastifyInstance<
   Server,
   IncomingMessage,

@@ -1,54 +1,57 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
-import { unauthorizedError } from '../errors.js';
-import { packageVersion } from '../package-version.js';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import type { ServiceMetrics } from '../metrics.js';
+import type { AdmissionQueue } from '../runtime/admission-queue.js';
 import type { LoadableEngine } from '../runtime/engine.js';
 import type { ServiceRuntime } from '../runtime/service-runtime.js';
-import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
-import { registerHealthRoutes } from './health-routes.js';
-import { trackInflightReplies } from './inflight-replies.js';
-import { registerOpenApi } from './openapi.js';
-import { addErrorResponses } from './response-schemas.js';
+import type { ServiceSettings } from '../settings.js';
+import { apiKeyAuth } from './api-key-auth.js';
+import { errorHandling, frameworkErrorHandler } from './error-handler.js';
+import { healthRoutes, metricsRoute } from './health-routes.js';
+import { inflightReplies } from './inflight-replies.js';
+import { namedPlugin } from './named-plugin.js';
+import { openApiDocument, openApiRoutes, publicInOpenApi } from './openapi.js';
+import { errorResponses } from './response-schemas.js';
 import type { ServiceApp } from './service-app-type.js';
-import {
-  clientErrorHandler,
-  registerBodyIdleTimeout,
-  registerConnectionLimits,
-  serverTimeoutOptions,
-} from './slow-clients.js';
+import { clientErrorHandler, serverTimeoutOptions, slowClientGuards } from './slow-clients.js';
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+/** Adds a service's routes to the context it is given (public or behind the API key). */
+export type RouteRegistrar<E extends LoadableEngine, S extends ServiceSettings> = (
+  app: ServiceApp,
+  runtime: ServiceRuntime<E, S>,
+) => void | Promise<void>;
+
+export interface ServiceRoutes<E extends LoadableEngine, S extends ServiceSettings> {
+  /** Behind API_KEY when one is set. */
+  readonly routes: RouteRegistrar<E, S>;
+  /** Model and voice lists: open unless LISTINGS_REQUIRE_API_KEY=true. */
+  readonly listings?: RouteRegistrar<E, S>;
 }
 
-/** Bearer check in constant time: hashing first makes the lengths equal. */
-function registerApiKeyAuth(app: ServiceApp, apiKey: string | undefined): void {
-  if (apiKey === undefined) return;
-  const expected = digest(apiKey);
+/** Echoes the request id, and closes each connection once the service drains. */
+const requestIds = namedPlugin('request-ids', (app, options: { admission: AdmissionQueue }) => {
   app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config?.open === true) return;
-    const header = request.headers.authorization ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    if (!timingSafeEqual(digest(presented), expected)) return sendError(reply, unauthorizedError());
+    reply.header(REQUEST_ID_HEADER, request.id);
   });
-}
+  // While draining, each response closes its connection: a keep-alive socket left
+  // open would hold the server's close until the keep-alive timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (options.admission.isDraining) reply.header('connection', 'close');
+  });
+});
 
 /** One log line per request (Fastify's default is two), and the request metrics. */
-function registerRequestLogging<E extends LoadableEngine>(app: ServiceApp, runtime: ServiceRuntime<E>): void {
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+const requestLogging = namedPlugin('request-logging', (app, options: { metrics: ServiceMetrics }) => {
+  const { metrics } = options;
+  app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
-    runtime.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    runtime.metrics.requestDuration.observe({ route, method: request.method }, seconds);
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    metrics.requestDuration.observe({ route, method: request.method }, seconds);
     const level =
       route.startsWith('/health') || route === '/metrics' || route === '/ready' ? 'debug' : 'info';
     request.log[level](
@@ -61,17 +64,11 @@ function registerRequestLogging<E extends LoadableEngine>(app: ServiceApp, runti
       'request completed',
     );
   });
-}
+});
 
-/**
- * The Fastify bootstrap both services share: request ids, API key, CORS, the error
- * handler, health and metrics routes. The service adds its own routes after.
- */
-export async function createServiceApp<E extends LoadableEngine>(
-  runtime: ServiceRuntime<E>,
-): Promise<ServiceApp> {
+function createFastify<E extends LoadableEngine, S extends ServiceSettings>(runtime: ServiceRuntime<E, S>) {
   const { settings } = runtime;
-  const app = Fastify({
+  return Fastify({
     loggerInstance: runtime.logger as FastifyBaseLogger,
     // Our onResponse hook logs the one line per request; the top-level
     // disableRequestLogging option is deprecated (FSTDEP023).
@@ -90,32 +87,52 @@ export async function createServiceApp<E extends LoadableEngine>(
       customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false, strictNumbers: true },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header(REQUEST_ID_HEADER, request.id);
-  });
-  registerConnectionLimits(app.server, settings, app.log);
-  registerBodyIdleTimeout(app, settings.bodyIdleTimeoutSeconds);
-  trackInflightReplies(app);
-  // While draining, each response closes its connection: a keep-alive socket left
-  // open would hold the server's close until the keep-alive timeout.
-  app.addHook('onSend', async (_request, reply) => {
-    if (runtime.admission.isDraining) reply.header('connection', 'close');
-  });
-  registerErrorHandling(app, runtime.metrics, settings.maxUploadSizeMb);
+}
+
+/**
+ * The Fastify bootstrap both services share. Root-level plugins apply to every route
+ * (request ids, slow-client limits, errors, CORS, logging, the OpenAPI collector);
+ * then two encapsulated contexts: the public one (health, readiness, and metrics and
+ * listings when the settings leave them open) and the protected one, which registers
+ * the API-key check and everything else.
+ */
+export async function createServiceApp<E extends LoadableEngine, S extends ServiceSettings>(
+  runtime: ServiceRuntime<E, S>,
+  service: ServiceRoutes<E, S>,
+): Promise<ServiceApp> {
+  const { settings, metrics } = runtime;
+  const app = createFastify(runtime);
+  await app.register(requestIds, { admission: runtime.admission });
+  await app.register(slowClientGuards, { settings });
+  await app.register(inflightReplies);
+  await app.register(errorHandling, { metrics, maxUploadMb: settings.maxUploadSizeMb });
   if (settings.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: settings.corsOrigins.includes('*') ? true : [...settings.corsOrigins],
     });
   }
-  registerApiKeyAuth(app, settings.apiKey);
-  registerRequestLogging(app, runtime);
-  addErrorResponses(app);
-  // Before any route, so that every route lands in the generated document.
-  await registerOpenApi(app, {
+  await app.register(requestLogging, { metrics });
+  // Both read each route's schema as it is added, so they come before any route.
+  await app.register(errorResponses);
+  await app.register(openApiDocument, {
     service: runtime.service,
-    version: packageVersion(),
     apiKeyRequired: settings.apiKey !== undefined,
   });
-  registerHealthRoutes(app, runtime);
+  const listings = service.listings;
+  await app.register(async function publicRoutes(open: ServiceApp) {
+    await open.register(publicInOpenApi);
+    await open.register(healthRoutes, { runtime });
+    if (!settings.metricsRequireApiKey) await open.register(metricsRoute, { metrics });
+    if (listings && !settings.listingsRequireApiKey) await listings(open, runtime);
+  });
+  await app.register(async function protectedRoutes(api: ServiceApp) {
+    if (settings.apiKey !== undefined) await api.register(apiKeyAuth, { apiKey: settings.apiKey });
+    // With API_KEY set the document and its page need the key too (DESIGN §2: every
+    // route but health), as the route list is itself worth keeping private.
+    await api.register(openApiRoutes);
+    if (settings.metricsRequireApiKey) await api.register(metricsRoute, { metrics });
+    if (listings && settings.listingsRequireApiKey) await listings(api, runtime);
+    await service.routes(api, runtime);
+  });
   return app;
 }

@@ -17,6 +17,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { ErrorKinds, requestTimeoutError, VoiceStackError } from '../errors.js';
 import type { Settings } from '../settings.js';
 import { errorEnvelope } from './error-handler.js';
+import { namedPlugin } from './named-plugin.js';
 import type { ServiceApp } from './service-app-type.js';
 
 /** How long a cut socket may take to flush its 408 before it is destroyed. */
@@ -98,8 +99,22 @@ export function clientErrorHandler(this: { log: FastifyBaseLogger }, error: Erro
   socket.destroy();
 }
 
+/** Connection bounds and the body idle timeout; the server timeouts are set at construction. */
+export const slowClientGuards = namedPlugin(
+  'slow-client-guards',
+  (
+    app,
+    options: {
+      settings: Pick<Settings, 'maxConnections' | 'maxConnectionsPerIp' | 'bodyIdleTimeoutSeconds'>;
+    },
+  ) => {
+    registerConnectionLimits(app.server, options.settings, app.log);
+    registerBodyIdleTimeout(app, options.settings.bodyIdleTimeoutSeconds);
+  },
+);
+
 /** Cuts a request whose body goes silent for BODY_IDLE_TIMEOUT_SECONDS. */
-export function registerBodyIdleTimeout(app: ServiceApp, idleSeconds: number): void {
+function registerBodyIdleTimeout(app: ServiceApp, idleSeconds: number): void {
   const idleMs = Math.round(idleSeconds * 1000);
   app.addHook('onRequest', async (request, reply) => {
     const socket = request.raw.socket;
@@ -128,7 +143,7 @@ function hasBody(raw: IncomingMessage): boolean {
  * proxy every client shares the proxy's address, hence a per-address default well
  * above what one proxy needs for the queue.
  */
-export function registerConnectionLimits(
+function registerConnectionLimits(
   server: Server,
   limits: Pick<Settings, 'maxConnections' | 'maxConnectionsPerIp'>,
   logger: FastifyBaseLogger,

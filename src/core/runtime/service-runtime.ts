@@ -8,26 +8,39 @@ import { InferenceGate } from './inference-gate.js';
 import { ModelSlot } from './model-slot.js';
 import { ResourceGuard, type ResourceMonitor } from './resource-guard.js';
 
+export interface ServiceRuntimeOptions<E extends LoadableEngine, S extends ServiceSettings> {
+  readonly service: ServiceName;
+  readonly settings: Settings;
+  /** This service's own section of the settings (`settings.asr` or `settings.tts`). */
+  readonly serviceSettings: S;
+  readonly engine: E;
+  readonly logger: Logger;
+  readonly monitor: ResourceMonitor;
+  readonly clock?: Clock;
+}
+
 /**
  * Everything a service has besides its routes: the guard rails around one engine.
- * Built once per service at start-up and handed to the HTTP layer.
+ * Built once per service at start-up and handed to the HTTP layer, a queue worker
+ * or a socket server alike.
  */
-export class ServiceRuntime<E extends LoadableEngine> {
+export class ServiceRuntime<E extends LoadableEngine, S extends ServiceSettings = ServiceSettings> {
+  readonly service: ServiceName;
+  readonly settings: Settings;
+  readonly serviceSettings: S;
+  readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly admission: AdmissionQueue;
   readonly guard: ResourceGuard;
   readonly slot: ModelSlot<E>;
   readonly gate: InferenceGate<E>;
 
-  constructor(
-    readonly service: ServiceName,
-    readonly settings: Settings,
-    readonly serviceSettings: ServiceSettings,
-    engine: E,
-    readonly logger: Logger,
-    monitor: ResourceMonitor,
-    clock?: Clock,
-  ) {
+  constructor(options: ServiceRuntimeOptions<E, S>) {
+    const { service, settings, serviceSettings, engine, monitor, clock } = options;
+    this.service = service;
+    this.settings = settings;
+    this.serviceSettings = serviceSettings;
+    this.logger = options.logger;
     this.metrics = new ServiceMetrics(service);
     const metrics = this.metrics;
     this.admission = new AdmissionQueue({
