@@ -8,6 +8,7 @@
  * both into a plain "this file is damaged" before native code sees it.
  */
 import { open } from 'node:fs/promises';
+import { AppError } from '../core/errors.js';
 
 const GGML_MAGIC = 0x67676d6c;
 const HPARAM_COUNT = 11;
@@ -38,7 +39,12 @@ export interface WhisperModelFileInfo {
   readonly fullyChecked: boolean;
 }
 
-export class DamagedModelFileError extends Error {}
+/** The file on disk is not a whole, well-formed whisper.cpp model (truncated, wrong format). */
+export class DamagedModelFileError extends AppError {
+  constructor(detail: string) {
+    super('VS_ERR_MODEL_FILE_DAMAGED', detail);
+  }
+}
 
 const READ_AHEAD = 1 << 16;
 

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
+import { AppError } from '../core/errors.js';
 
 const FFMPEG = 'ffmpeg';
 const STDERR_KEEP_CHARS = 8192;
@@ -13,14 +14,20 @@ const DETAIL_LINES = 3;
 
 export type FfmpegFailure = 'not-installed' | 'exit' | 'timeout' | 'output-limit';
 
-export class FfmpegError extends Error {
+const FFMPEG_CODES: Record<FfmpegFailure, string> = {
+  'not-installed': 'VS_ERR_FFMPEG_NOT_INSTALLED',
+  exit: 'VS_ERR_FFMPEG_EXIT',
+  timeout: 'VS_ERR_FFMPEG_TIMEOUT',
+  'output-limit': 'VS_ERR_FFMPEG_OUTPUT_LIMIT',
+};
+
+export class FfmpegError extends AppError {
   readonly failure: FfmpegFailure;
   /** What went wrong in words a user can act on: ffmpeg's own last lines, cleaned. */
   readonly detail: string;
 
   constructor(failure: FfmpegFailure, detail: string) {
-    super(`ffmpeg ${failure}: ${detail}`);
-    this.name = 'FfmpegError';
+    super(FFMPEG_CODES[failure], `ffmpeg ${failure}: ${detail}`);
     this.failure = failure;
     this.detail = detail;
   }

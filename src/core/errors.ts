@@ -1,9 +1,23 @@
 /**
- * The one catalogue of errors Voice Stack answers with. Every error a client can
- * see is a VoiceStackError with a stable `code` (clients and metrics match on it),
- * an HTTP status and an OpenAI-style error `type`. The single Fastify error handler
+ * The one catalogue of errors Voice Stack throws on purpose. Every one extends
+ * AppError and carries a stable `code` that logs, metrics and scripts match on.
+ * Those a client can see are VoiceStackErrors, which add an HTTP status and an
+ * OpenAI-style error `type`; the single Fastify error handler
  * (core/http/error-handler.ts) is the only place that turns them into responses.
+ * The others (settings, processes, ffmpeg, downloads, model files) are mapped to a
+ * VoiceStackError by the layer that knows what they mean to a request.
  */
+
+/** The base of every error thrown on purpose: a message for people and a code for programs. */
+export class AppError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
 
 export type OpenAiErrorType =
   | 'invalid_request_error'
@@ -20,8 +34,7 @@ export interface ErrorKind {
   readonly reason: string;
 }
 
-export class VoiceStackError extends Error {
-  readonly code: string;
+export class VoiceStackError extends AppError {
   readonly status: number;
   readonly type: OpenAiErrorType;
   readonly reason: string;
@@ -35,9 +48,7 @@ export class VoiceStackError extends Error {
     message: string,
     options: { retryAfterSeconds?: number; param?: string; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'VoiceStackError';
-    this.code = kind.code;
+    super(kind.code, message, options);
     this.status = kind.status;
     this.type = kind.type;
     this.reason = kind.reason;
@@ -168,6 +179,17 @@ export function engineFailedError(engine: string, detail: string, cause?: unknow
 
 export function isVoiceStackError(error: unknown): error is VoiceStackError {
   return error instanceof VoiceStackError;
+}
+
+/**
+ * What an engine throws when its work fails: the client's abort when there was one
+ * (whatever the native side reported), a Voice Stack error as it is, and anything
+ * else as this engine's failure.
+ */
+export function engineFailure(engine: string, error: unknown, signal: AbortSignal): VoiceStackError {
+  if (signal.aborted) return clientClosedError();
+  if (isVoiceStackError(error)) return error;
+  return engineFailedError(engine, errorMessage(error), error);
 }
 
 /** What a thrown value says, whatever was thrown (an Error, a string, anything). */

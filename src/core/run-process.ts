@@ -1,18 +1,20 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { AppError } from './errors.js';
 
 export interface ProcessResult {
   readonly stdout: Buffer;
   readonly stderr: string;
 }
 
-export class ProcessError extends Error {
+export type ProcessFailure = 'not_found' | 'exit' | 'aborted' | 'timeout';
+
+export class ProcessError extends AppError {
   constructor(
     message: string,
-    readonly kind: 'not_found' | 'exit' | 'aborted' | 'timeout',
+    readonly kind: ProcessFailure,
     readonly stderr = '',
   ) {
-    super(message);
-    this.name = 'ProcessError';
+    super(`VS_ERR_PROCESS_${kind.toUpperCase()}`, message);
   }
 }
 

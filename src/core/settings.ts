@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { AppError } from './errors.js';
 
 /**
  * The one typed settings object of a process. Parsed once from `.env` and the
@@ -76,11 +77,10 @@ export interface Settings {
   readonly maxConnectionsPerIp: number;
 }
 
-export class SettingsError extends Error {
+export class SettingsError extends AppError {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'SettingsError';
+    super('VS_ERR_SETTINGS', `Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
   }
 }

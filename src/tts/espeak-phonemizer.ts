@@ -5,7 +5,7 @@
  * punctuation of the text is put back at the end of each line (as piper-phonemize
  * does with espeak's clause terminators).
  */
-import { clientClosedError, engineFailedError, errorMessage, modelUnavailableError } from '../core/errors.js';
+import { engineFailure, modelUnavailableError } from '../core/errors.js';
 import { ProcessError, runProcess } from '../core/run-process.js';
 
 const BINARY = 'espeak-ng';
@@ -49,14 +49,13 @@ export async function phonemize(text: string, espeakVoice: string, signal: Abort
       .filter((line) => line.length > 0);
     return joinClauses(lines, clausePunctuation(text));
   } catch (error) {
-    if (signal.aborted) throw clientClosedError();
-    if (error instanceof ProcessError && error.kind === 'not_found') {
+    if (!signal.aborted && error instanceof ProcessError && error.kind === 'not_found') {
       throw modelUnavailableError(
         'espeak-ng',
         'espeak-ng is not installed; the neural voices use it to phonemise text (apt-get install espeak-ng)',
         error,
       );
     }
-    throw engineFailedError('espeak-ng', errorMessage(error), error);
+    throw engineFailure('espeak-ng', error, signal);
   }
 }

@@ -10,7 +10,7 @@ import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
-import { errorMessage } from '../errors.js';
+import { AppError, errorMessage } from '../errors.js';
 
 export const PART_SUFFIX = '.part';
 
@@ -24,8 +24,8 @@ export const DownloadErrorCodes = {
 } as const;
 export type DownloadErrorCode = (typeof DownloadErrorCodes)[keyof typeof DownloadErrorCodes];
 
-export class DownloadError extends Error {
-  readonly code: DownloadErrorCode;
+export class DownloadError extends AppError {
+  declare readonly code: DownloadErrorCode;
   readonly url: string;
   /** The HTTP status, for `VS_ERR_DOWNLOAD_HTTP`. */
   readonly statusCode: number | undefined;
@@ -38,9 +38,7 @@ export class DownloadError extends Error {
     message: string,
     options: { statusCode?: number; retryable?: boolean; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'DownloadError';
-    this.code = code;
+    super(code, message, options);
     this.url = url;
     this.statusCode = options.statusCode;
     this.retryable = options.retryable ?? false;

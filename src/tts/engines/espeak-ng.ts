@@ -1,10 +1,5 @@
 import { parseWav } from '../../audio/wav.js';
-import {
-  clientClosedError,
-  engineFailedError,
-  errorMessage,
-  modelUnavailableError,
-} from '../../core/errors.js';
+import { engineFailedError, engineFailure, modelUnavailableError } from '../../core/errors.js';
 import { ProcessError, runProcess } from '../../core/run-process.js';
 import type { EngineDescription } from '../../core/runtime/engine.js';
 import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
@@ -114,8 +109,7 @@ export class EspeakNgEngine implements TtsEngine {
       if (samples === undefined) throw new Error('no audio channel in output');
       return { audio: { sampleRate: wav.sampleRate, samples }, residualSpeed };
     } catch (error) {
-      if (signal.aborted) throw clientClosedError();
-      throw engineFailedError('espeak-ng', errorMessage(error), error);
+      throw engineFailure('espeak-ng', error, signal);
     }
   }
 

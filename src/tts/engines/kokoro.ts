@@ -6,13 +6,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import {
-  clientClosedError,
-  engineFailedError,
-  errorMessage,
-  isVoiceStackError,
-  modelUnavailableError,
-} from '../../core/errors.js';
+import { engineFailedError, engineFailure, modelUnavailableError } from '../../core/errors.js';
 import type { CacheableModel } from '../../core/models/model-cache.js';
 import type { EngineDescription } from '../../core/runtime/engine.js';
 import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
@@ -193,9 +187,7 @@ export class KokoroEngine implements TtsEngine {
         residualSpeed: request.speed / modelSpeed,
       };
     } catch (error) {
-      if (signal.aborted) throw clientClosedError();
-      if (isVoiceStackError(error)) throw error;
-      throw engineFailedError('kokoro', errorMessage(error), error);
+      throw engineFailure('kokoro', error, signal);
     }
   }
 

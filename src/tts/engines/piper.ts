@@ -6,13 +6,7 @@
  */
 import { access } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import {
-  clientClosedError,
-  engineFailedError,
-  errorMessage,
-  isVoiceStackError,
-  modelUnavailableError,
-} from '../../core/errors.js';
+import { engineFailure, modelUnavailableError } from '../../core/errors.js';
 import type { CacheableModel } from '../../core/models/model-cache.js';
 import type { EngineDescription } from '../../core/runtime/engine.js';
 import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
@@ -207,9 +201,7 @@ export class PiperEngine implements TtsEngine {
       const samples = await this.infer(voice, request, signal);
       return { audio: { sampleRate: voice.config.sampleRate, samples }, residualSpeed: 1 };
     } catch (error) {
-      if (signal.aborted) throw clientClosedError();
-      if (isVoiceStackError(error)) throw error;
-      throw engineFailedError('piper', errorMessage(error), error);
+      throw engineFailure('piper', error, signal);
     } finally {
       voice.inUse -= 1;
     }
