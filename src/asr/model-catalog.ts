@@ -1,18 +1,6 @@
-/**
- * The whisper.cpp ggml model files users pick, and how ASR_MODEL / ASR_COMPUTE_TYPE
- * choose one of them.
- *
- * Sizes and SHA-256 digests are the Git LFS object ids Hugging Face publishes for
- * https://huggingface.co/ggerganov/whisper.cpp at revision
- * 5359861c739e955e79d9a303bcbc70fb988958b1 (`/api/models/ggerganov/whisper.cpp?blobs=true`,
- * `siblings[].lfs.{sha256,size}`), cross-checked against several independent
- * projects that pin the same files. Every file here has a published SHA-256, so no
- * entry falls back to the SHA-1 sums in whisper.cpp's models/README.md.
- * large-v3 has no q8_0 file upstream; medium and the large models publish q5_0, not q5_1.
- */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { invalidParameterError } from '../core/errors.js';
+import { expandHome } from '../core/models/cache-dir.js';
 import type { CacheableModel } from '../core/models/model-cache.js';
 
 export type WhisperQuantization = 'f16' | 'q5_0' | 'q5_1' | 'q8_0';
@@ -184,7 +172,5 @@ function looksLikePath(value: string): boolean {
 }
 
 function expandPath(value: string): string {
-  if (value === '~') return homedir();
-  if (value.startsWith('~/')) return join(homedir(), value.slice(2));
-  return resolve(value);
+  return resolve(expandHome(value));
 }

@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parse as parseDotenv } from 'dotenv';
+import { expandHome, MODEL_CACHE_DIR_DEFAULT_SETTING } from '../core/models/cache-dir.js';
 import { runInteractive } from '../core/run-process.js';
 import { parseSettings, type ServiceName, SettingsError } from '../core/settings.js';
 import { renderSystemdUnit, unitName } from '../ops/systemd-unit.js';
@@ -126,10 +127,9 @@ function uninstall(service: ServiceName, flags: InstallFlags): void {
  */
 function unitSettings(envFile: string, home: string) {
   const fileEnv = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
-  const rawCache = fileEnv.MODEL_CACHE_DIR?.trim() || '~/.cache/voice-stack';
-  let modelCacheDir = rawCache;
-  if (rawCache === '~' || rawCache.startsWith('~/')) modelCacheDir = join(home, rawCache.slice(1));
-  else if (!isAbsolute(rawCache)) modelCacheDir = resolve(dirname(envFile), rawCache);
+  const rawCache = fileEnv.MODEL_CACHE_DIR?.trim() || MODEL_CACHE_DIR_DEFAULT_SETTING;
+  let modelCacheDir = expandHome(rawCache, home);
+  if (!isAbsolute(modelCacheDir)) modelCacheDir = resolve(dirname(envFile), modelCacheDir);
   try {
     const settings = parseSettings({ ...fileEnv, MODEL_CACHE_DIR: modelCacheDir });
     return { modelCacheDir: settings.modelCacheDir, shutdownGraceSeconds: settings.shutdownGraceSeconds };

@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { AppError } from './errors.js';
+import { expandHome, MODEL_CACHE_DIR_DEFAULT_SETTING } from './models/cache-dir.js';
 
 /**
  * The one typed settings object of a process. Parsed once from `.env` and the
  * environment (the environment wins) and passed down; nothing else reads
- * process.env. Names are the contract of DESIGN §2.
+ * process.env. Names are the contract documented in docs/CONFIGURATION.md.
  */
 
 export type ServiceName = 'asr' | 'tts';
@@ -184,7 +184,9 @@ export function parseSettings(env: Env): Settings {
     memoryThresholdPercent: reader.read('MEMORY_THRESHOLD_PERCENT', decimal(0, 100), 90),
     swapThresholdPercent: reader.read('SWAP_THRESHOLD_PERCENT', decimal(0, 100), 80),
     maxUploadSizeMb: reader.read('MAX_UPLOAD_SIZE_MB', decimal(0.001, 1_000_000), DEFAULT_MAX_UPLOAD_MB),
-    modelCacheDir: resolve(expandHome(reader.read('MODEL_CACHE_DIR', z.string(), '~/.cache/voice-stack'))),
+    modelCacheDir: resolve(
+      expandHome(reader.read('MODEL_CACHE_DIR', z.string(), MODEL_CACHE_DIR_DEFAULT_SETTING)),
+    ),
     apiKey: reader.raw('API_KEY'),
     metricsRequireApiKey: reader.read('METRICS_REQUIRE_API_KEY', booleanFlag, false),
     listingsRequireApiKey: reader.read('LISTINGS_REQUIRE_API_KEY', booleanFlag, false),
@@ -228,8 +230,4 @@ function splitList(value: string | undefined): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
-}
-
-function expandHome(path: string): string {
-  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
 }

@@ -9,7 +9,7 @@ export function parseDuration(text: string): number {
   return value;
 }
 
-/** Seconds with two decimals and an `s`, the form the DESIGN §5 summary uses. */
+/** Seconds with two decimals and an `s`, the form the docs/LOAD_TESTING.md summary uses. */
 export function formatSeconds(seconds: number): string {
   return `${seconds.toFixed(2)}s`;
 }

@@ -93,7 +93,7 @@ function emptySample(atMs: number): HealthSample {
   };
 }
 
-/** Reads the DESIGN §3 fields defensively: a server that omits one still gets sampled. */
+/** Reads the /health/detailed fields (docs/API.md) defensively: a server that omits one still gets sampled. */
 export function parseHealth(atMs: number, body: unknown): HealthSample {
   const concurrency = section(body, 'concurrency');
   const memory = section(body, 'memory');

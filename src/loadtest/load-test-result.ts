@@ -66,7 +66,7 @@ export interface ServiceStats {
   cancelled: number;
   successRate: number;
   errorRate: number;
-  /** Over successful requests, as the DESIGN §5 summary has always counted. */
+  /** Over successful requests, as the docs/LOAD_TESTING.md summary has always counted. */
   averageMs: number;
   minMs: number;
   maxMs: number;

@@ -11,7 +11,7 @@ import type {
 const LABEL_WIDTH = 21;
 const RULE = '='.repeat(20);
 
-/** The text summary: the DESIGN §5 block per service, unchanged, then what this tester adds. */
+/** The text summary: the summary block of docs/LOAD_TESTING.md per service, unchanged, then what this tester adds. */
 export function formatSummary(result: LoadTestResult): string {
   const blocks = result.services.map(formatService);
   if (result.overall) blocks.push(formatOverall(result.overall));

@@ -109,7 +109,7 @@ describe('ASR against hostile uploads (real server, real whisper.cpp)', () => {
       ['plain.m3u8', Buffer.from(hls(`file:${secret}`))],
       ['id3.m3u8', Buffer.concat([id3, Buffer.from(hls(`file:${secret}`))])],
       ['bom.m3u8', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(hls(secret))])],
-      ['relative.m3u8', Buffer.concat([id3, Buffer.from(hls('../../../../../../../../..' + secret))])],
+      ['relative.m3u8', Buffer.concat([id3, Buffer.from(hls(`../../../../../../../../..${secret}`))])],
       ['missing.m3u8', Buffer.concat([id3, Buffer.from(hls(`file:${secretDir}/no-such.mp3`))])],
       ['list.txt', Buffer.from(`ffconcat version 1.0\nfile '${secret}'\n`)],
       ['sub.txt', Buffer.from(`subfile,,start,0,end,0,,:${secret}\n`)],

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { loadSettings, parseSettings, SettingsError } from '../../src/core/settings.js';
 
 describe('settings', () => {
-  it('has the defaults of DESIGN §2', () => {
+  it('has the defaults docs/CONFIGURATION.md documents', () => {
     const s = parseSettings({});
     assert.equal(s.host, '0.0.0.0');
     assert.equal(s.asr.port, 5001);

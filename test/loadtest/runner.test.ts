@@ -46,7 +46,7 @@ describe('runner against a stub service', () => {
     );
   });
 
-  test('summary keeps the DESIGN §5 block and adds the new sections', async () => {
+  test('summary keeps the summary block of docs/LOAD_TESTING.md and adds the new sections', async () => {
     const result = await run({
       targets: [tts(stub.url)],
       plan: closed(2, 4),

@@ -18,7 +18,7 @@ export interface StubServer {
 }
 
 /**
- * A stand-in for a voice-stack service that keeps the DESIGN §3 contract (slots,
+ * A stand-in for a voice-stack service that keeps the /health/detailed contract of docs/API.md (slots,
  * bounded queue, 503 bodies, /health/detailed), so the runner's mechanics can be
  * tested without an engine. Listens on 127.0.0.1 only.
  */

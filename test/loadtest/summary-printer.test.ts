@@ -24,7 +24,7 @@ function record(id: number, latencyMs: number, error?: string): RequestRecord {
   };
 }
 
-test('the DESIGN §5 block is reproduced exactly, then the added sections follow', () => {
+test('the summary block of docs/LOAD_TESTING.md is reproduced exactly, then the added sections follow', () => {
   // 48 successes averaging 2.34 s (sum 112.32 s), min 1.23 s, max 5.67 s, 2 threshold refusals.
   const latencies = [1230, 5670, ...Array.from({ length: 46 }, () => (112_320 - 1230 - 5670) / 46)];
   const records = [

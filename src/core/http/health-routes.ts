@@ -55,7 +55,7 @@ const DetailedHealthBody = Open({
 
 export type HealthStatus = 'ok' | 'overloaded' | 'draining';
 
-/** The `/health/detailed` body, DESIGN §3 field for field. */
+/** The `/health/detailed` body, as docs/API.md lists it, field for field. */
 export function detailedHealth<E extends LoadableEngine>(runtime: ServiceRuntime<E>) {
   const { memory, swap } = runtime.guard.monitor.read();
   const admission = runtime.admission.stats();

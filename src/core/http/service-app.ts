@@ -127,7 +127,7 @@ export async function createServiceApp<E extends LoadableEngine, S extends Servi
   });
   await app.register(async function protectedRoutes(api: ServiceApp) {
     if (settings.apiKey !== undefined) await api.register(apiKeyAuth, { apiKey: settings.apiKey });
-    // With API_KEY set the document and its page need the key too (DESIGN §2: every
+    // With API_KEY set the document and its page need the key too (docs/API.md: every
     // route but health), as the route list is itself worth keeping private.
     await api.register(openApiRoutes);
     if (settings.metricsRequireApiKey) await api.register(metricsRoute, { metrics });

@@ -5,9 +5,9 @@
  * name is always a complete, checked copy.
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { invalidParameterError } from '../errors.js';
+import { DEFAULT_MODEL_CACHE_DIR } from './cache-dir.js';
 import { type DownloadProgress, downloadFile, PART_SUFFIX } from './model-download.js';
 
 export const MODEL_FAMILIES = ['whisper', 'piper', 'kokoro'] as const;
@@ -43,8 +43,6 @@ export interface EnsureOptions {
   readonly onProgress?: (progress: DownloadProgress) => void;
   readonly signal?: AbortSignal;
 }
-
-export const DEFAULT_MODEL_CACHE_DIR = join(homedir(), '.cache', 'voice-stack');
 
 // Upstream file names are plain: letters, digits, dot, dash, underscore. Anything
 // else (separators, `..`, a leading dot) could name a file outside the cache.

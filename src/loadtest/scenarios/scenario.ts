@@ -46,7 +46,7 @@ export function check(service: string, name: string, passed: boolean | undefined
   return { service, name, status: passed === undefined ? 'SKIP' : passed ? 'OK' : 'FAIL' };
 }
 
-/** `TTS_MAX_CONCURRENT_REQUESTS`: the setting a person would change, named as in DESIGN §2. */
+/** `TTS_MAX_CONCURRENT_REQUESTS`: the setting a person would change, named as in docs/CONFIGURATION.md. */
 export function settingName(service: string, setting: string): string {
   return `${service.toUpperCase()}_${setting}`;
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_MODEL_CACHE_DIR } from '../../core/models/model-cache.js';
+import { DEFAULT_MODEL_CACHE_DIR } from '../../core/models/cache-dir.js';
 import type { TtsSettings } from '../../core/settings.js';
 import { EspeakNgEngine } from './espeak-ng.js';
 import { KokoroEngine } from './kokoro.js';
