@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { loadSettings, parseSettings, type Settings, SettingsError } from '../core/settings.js';
 import { type DoctorReport, diagnose } from '../ops/doctor.js';
-import { formatBytes } from './progress.js';
+import { formatBytes } from './download-progress.js';
 
 export function registerDoctorCommand(program: Command): void {
   program

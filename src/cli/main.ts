@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { packageVersion } from '../core/package-version.js';
-import { registerLoadTestCommand } from '../loadtest/command.js';
 import { TTS_MODEL_ENTRIES } from '../tts/voice-catalog.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerInstallServiceCommands } from './install-service-command.js';
 import { loadSettingsOrExit } from './load-settings.js';
+import { registerLoadTestCommand } from './load-test-command.js';
 import { registerModelsCommand } from './models-command.js';
 import { registerServeCommand } from './serve-command.js';
 

@@ -12,7 +12,7 @@ import {
   ModelCache,
 } from '../core/models/model-cache.js';
 import { DownloadErrorCodes, isDownloadError } from '../core/models/model-download.js';
-import { formatBytes, ProgressReporter, type ProgressStream } from './progress.js';
+import { DownloadProgressBar, formatBytes, type ProgressStream } from './download-progress.js';
 
 export interface ModelsCommandOptions {
   /** Catalog entries besides the whisper models (piper voices, kokoro, …). */
@@ -112,7 +112,7 @@ async function pullFile(io: Io, entry: CacheableModel): Promise<boolean> {
     io.out.write(`${entry.name} is already cached: ${cache.pathFor(entry)}\n`);
     return true;
   }
-  const reporter = new ProgressReporter({ label: entry.fileName, stream: io.err });
+  const reporter = new DownloadProgressBar({ label: entry.fileName, stream: io.err });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);

@@ -1,8 +1,8 @@
 import { buildTargets, type LoadTestCliOptions, planFromOptions } from './cli-options.js';
 import { writeHtmlReport } from './html-report.js';
 import { writeJsonReport } from './json-report.js';
+import { LiveProgressLine } from './live-progress-line.js';
 import type { LoadTestResult } from './load-test-result.js';
-import { ProgressReporter } from './progress-reporter.js';
 import { run } from './runner.js';
 import { runScenario } from './scenarios/run-scenario.js';
 import type { ScenarioReport } from './scenarios/scenario.js';
@@ -38,7 +38,7 @@ export type Loader = (targets: ServiceTarget[], plan: TrafficPlan) => Promise<Lo
 
 function loader(options: LoadTestCliOptions, io: CliIo): Loader {
   return async (targets, plan) => {
-    const progress = new ProgressReporter({
+    const progress = new LiveProgressLine({
       progress: io.stderr,
       verbose: options.verbose ? io.stdout : undefined,
       plainEverySeconds: options.progress ? options.progressEverySeconds : 0,

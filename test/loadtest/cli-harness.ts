@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { registerLoadTestCommand } from '../../src/loadtest/command.js';
+import { registerLoadTestCommand } from '../../src/cli/load-test-command.js';
 
 export interface CliRun {
   code: number;

@@ -3,7 +3,7 @@
  * wires the command in: `npx tsx test/loadtest/load-test-main.ts load-test --help`.
  */
 import { Command } from 'commander';
-import { registerLoadTestCommand } from '../../src/loadtest/command.js';
+import { registerLoadTestCommand } from '../../src/cli/load-test-command.js';
 
 const program = new Command().name('voice-stack');
 registerLoadTestCommand(program);

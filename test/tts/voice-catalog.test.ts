@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { WHISPER_MODELS } from '../../src/asr/model-catalog.js';
+import type { ProgressStream } from '../../src/cli/download-progress.js';
 import { registerModelsCommand } from '../../src/cli/models-command.js';
-import type { ProgressStream } from '../../src/cli/progress.js';
 import { type CacheableModel, validateCacheFileName } from '../../src/core/models/model-cache.js';
 import {
   KOKORO_MODELS,

@@ -1,8 +1,8 @@
 import { DEFAULT_MODEL_CACHE_DIR } from '../../core/models/cache-dir.js';
 import type { TtsSettings } from '../../core/settings.js';
+import { onnxEngineOptions } from '../onnx/onnx-engine-options.js';
 import { EspeakNgEngine } from './espeak-ng.js';
 import { KokoroEngine } from './kokoro.js';
-import { onnxEngineOptions } from './onnx-engine-options.js';
 import { PiperEngine } from './piper.js';
 import type { TtsEngine } from './tts-engine.js';
 

@@ -12,6 +12,15 @@ import type { EngineDescription } from '../../core/runtime/engine.js';
 import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
 import { phonemize } from '../espeak-phonemizer.js';
 import {
+  describeLoadFailure,
+  executionProviders,
+  type OnnxEngineOptions,
+  voiceNotCachedError,
+  workerSetup,
+} from '../onnx/onnx-engine-options.js';
+import { float32, int64, type WireTensor } from '../onnx/onnx-protocol.js';
+import { OnnxWorkerPool } from '../onnx/onnx-worker-pool.js';
+import {
   DEFAULT_KOKORO_MODEL,
   DEFAULT_KOKORO_VOICE,
   findKokoroVoice,
@@ -21,15 +30,6 @@ import {
   type KokoroVoiceEntry,
 } from '../voice-catalog.js';
 import { KOKORO_MAX_TOKENS, kokoroTokens } from './kokoro-vocab.js';
-import {
-  describeLoadFailure,
-  executionProviders,
-  type OnnxEngineOptions,
-  voiceNotCachedError,
-  workerSetup,
-} from './onnx-engine-options.js';
-import { float32, int64, type WireTensor } from './onnx-protocol.js';
-import { OnnxWorkerPool } from './onnx-worker-pool.js';
 import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
 
 const SAMPLE_RATE = 24_000;

@@ -11,16 +11,16 @@ import type { CacheableModel } from '../../core/models/model-cache.js';
 import type { EngineDescription } from '../../core/runtime/engine.js';
 import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
 import { phonemize } from '../espeak-phonemizer.js';
-import { DEFAULT_PIPER_VOICE, findPiperVoice, PIPER_VOICES } from '../voice-catalog.js';
 import {
   describeLoadFailure,
   executionProviders,
   type OnnxEngineOptions,
   voiceNotCachedError,
   workerSetup,
-} from './onnx-engine-options.js';
-import { float32, int64 } from './onnx-protocol.js';
-import { OnnxWorkerPool } from './onnx-worker-pool.js';
+} from '../onnx/onnx-engine-options.js';
+import { float32, int64 } from '../onnx/onnx-protocol.js';
+import { OnnxWorkerPool } from '../onnx/onnx-worker-pool.js';
+import { DEFAULT_PIPER_VOICE, findPiperVoice, PIPER_VOICES } from '../voice-catalog.js';
 import { type PiperVoiceConfig, phonemesToIds, readPiperConfig } from './piper-voice.js';
 import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
 

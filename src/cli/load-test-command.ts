@@ -1,8 +1,8 @@
 import { type Command, Option } from 'commander';
 import { errorMessage } from '../core/errors.js';
-import { parseCliOptions, type RawLoadTestFlags } from './cli-options.js';
-import { type CliIo, ExitCode, executeLoadTest } from './load-test-cli.js';
-import { SCENARIOS } from './scenarios/run-scenario.js';
+import { parseCliOptions, type RawLoadTestFlags } from '../loadtest/cli-options.js';
+import { type CliIo, ExitCode, executeLoadTest } from '../loadtest/load-test-cli.js';
+import { SCENARIOS } from '../loadtest/scenarios/run-scenario.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

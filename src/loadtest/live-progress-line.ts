@@ -2,7 +2,7 @@ import { formatMs } from './duration.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { RequestRecord } from './load-test-result.js';
 
-export interface ProgressOptions {
+export interface LiveProgressOptions {
   /** Where the progress line goes (stderr): it is chatter, not the result. */
   progress: NodeJS.WritableStream & { isTTY?: boolean };
   /** Where `--verbose` request lines go (stdout), as the seed printed them. */
@@ -16,8 +16,8 @@ export interface ProgressOptions {
  * The live line: on a terminal it redraws in place; elsewhere (CI logs) it becomes a
  * plain line now and then, so logs stay readable.
  */
-export class ProgressReporter {
-  readonly #options: ProgressOptions;
+export class LiveProgressLine {
+  readonly #options: LiveProgressOptions;
   readonly #now: () => number;
   #service = '';
   #done = 0;
@@ -27,7 +27,7 @@ export class ProgressReporter {
   #lastDraw = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(options: ProgressOptions) {
+  constructor(options: LiveProgressOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
   }

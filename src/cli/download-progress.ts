@@ -14,7 +14,7 @@ export interface ProgressStream {
   readonly columns?: number;
 }
 
-export interface ProgressReporterOptions {
+export interface DownloadProgressOptions {
   readonly label: string;
   readonly stream?: ProgressStream;
   /** Defaults to `stream.isTTY`. */
@@ -28,7 +28,7 @@ export interface ProgressReporterOptions {
 const SPEED_WINDOW_MS = 5_000;
 const BAR_WIDTH = 24;
 
-export class ProgressReporter {
+export class DownloadProgressBar {
   readonly #label: string;
   readonly #stream: ProgressStream;
   readonly #tty: boolean;
@@ -42,7 +42,7 @@ export class ProgressReporter {
   #lastDecile = -1;
   #closed = false;
 
-  constructor(options: ProgressReporterOptions) {
+  constructor(options: DownloadProgressOptions) {
     this.#label = options.label;
     this.#stream = options.stream ?? process.stderr;
     this.#tty = options.tty ?? this.#stream.isTTY === true;
