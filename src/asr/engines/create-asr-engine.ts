@@ -91,7 +91,7 @@ export function createAsrEngine(settings: AsrSettings, cache: ModelCache, logger
       device: settings.device,
       threads,
       vadModelPath: settings.vadModel,
-      logger,
+      logger: logger.child({ engine: 'whisper-cpp', model: modelName }),
     });
   if (resolution.kind === 'path') {
     const name = basename(resolution.path);

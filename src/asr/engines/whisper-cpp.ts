@@ -115,35 +115,25 @@ export class WhisperCppEngine implements AsrEngine {
       engine: 'whisper-cpp',
       modelName: this.options.modelName,
       device: this.backend?.device ?? 'cpu',
+      ...(this.backend ? { build: this.backend.build } : {}),
     };
   }
 
   async load(): Promise<void> {
     const { modelPath, modelName, logger, vadModelPath, threads } = this.options;
-    const started = performance.now();
+    // The load is logged once, by the model slot's owner (model_loaded / model_load_failed);
+    // the file's path was logged when the model was chosen, and never reaches an error body.
     try {
       const info = await inspectWhisperModelFile(modelPath);
       this.backend = await this.openBackend(info.vocabularySize);
     } catch (error) {
-      const cause = errorMessage(error);
-      logger?.warn(
-        { event: 'asr_model_load_failed', model: modelName, modelPath, cause },
-        'model load failed',
+      throw modelUnavailableError(
+        modelName,
+        `whisper.cpp could not load the model file: ${errorMessage(error)}`,
+        error,
       );
-      // The path stays in the log: error bodies name the model, never a file path.
-      throw modelUnavailableError(modelName, `whisper.cpp could not load the model file: ${cause}`, error);
     }
     if (vadModelPath !== undefined) this.vad = loadFugoodVad(vadModelPath, threads, logger);
-    logger?.info(
-      {
-        event: 'asr_model_loaded',
-        model: modelName,
-        device: this.backend.device,
-        build: this.backend.build,
-        loadMs: Math.round(performance.now() - started),
-      },
-      'whisper.cpp model loaded',
-    );
   }
 
   private async openBackend(vocabularySize: number): Promise<WhisperBackend> {

@@ -3,6 +3,8 @@ export interface EngineDescription {
   readonly engine: string;
   readonly modelName: string;
   readonly device: string;
+  /** Which build of its native code runs, for engines that have several (whisper.cpp). */
+  readonly build?: string;
 }
 
 /**

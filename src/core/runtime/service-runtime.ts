@@ -3,7 +3,7 @@ import { ServiceMetrics } from '../metrics.js';
 import type { ServiceName, ServiceSettings, Settings } from '../settings.js';
 import { AdmissionQueue } from './admission-queue.js';
 import type { Clock } from './clock.js';
-import type { LoadableEngine } from './engine.js';
+import type { EngineDescription, LoadableEngine } from './engine.js';
 import { InferenceGate } from './inference-gate.js';
 import { ModelSlot } from './model-slot.js';
 import { ResourceGuard, type ResourceMonitor } from './resource-guard.js';
@@ -71,12 +71,19 @@ export class ServiceRuntime<E extends LoadableEngine, S extends ServiceSettings 
   private slotEvents() {
     const { metrics, logger } = this;
     return {
-      onLoaded: (durationMs: number, d: { engine: string; modelName: string; device: string }) => {
+      onLoaded: (durationMs: number, d: EngineDescription) => {
         metrics.modelLoads.inc({ result: 'success' });
         metrics.modelLoaded.set(1);
         metrics.modelLoadDuration.observe(durationMs / 1000);
         logger.info(
-          { event: 'model_loaded', engine: d.engine, model: d.modelName, device: d.device, durationMs },
+          {
+            event: 'model_loaded',
+            engine: d.engine,
+            model: d.modelName,
+            device: d.device,
+            ...(d.build === undefined ? {} : { build: d.build }),
+            durationMs,
+          },
           'model loaded',
         );
       },
