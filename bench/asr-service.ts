@@ -81,7 +81,7 @@ async function viaPrebuilt(modelPath: string, samples: Float32Array): Promise<nu
     }
     return performance.now() - started;
   } finally {
-    await backend.release();
+    await backend.close();
   }
 }
 

@@ -74,7 +74,7 @@ async function engineRtfx(modelPath: string, samples: Float32Array, seconds: num
     const wall = await transcribeAll(backend, samples);
     return `engine  ${(seconds / wall).toFixed(1).padStart(7)}x   (${wall.toFixed(2)} s, ${gpuMiB} MiB on the GPU)`;
   } finally {
-    await backend.release();
+    await backend.close();
   }
 }
 

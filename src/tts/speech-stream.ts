@@ -178,9 +178,9 @@ export async function streamSpeech(
         }
         await encoder.write(result.audio.samples);
       }
-      await encoder?.end();
+      await encoder?.close();
     } catch (error) {
-      encoder?.destroy();
+      await encoder?.destroy();
       throw error;
     }
   });

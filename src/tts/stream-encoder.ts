@@ -15,9 +15,9 @@ import { engineFailedError } from '../core/errors.js';
 export interface StreamEncoder {
   write(samples: Float32Array): Promise<void>;
   /** Flushes the encoder and waits until its last byte is written to `out`. */
-  end(): Promise<void>;
+  close(): Promise<void>;
   /** Stops at once (client gone, synthesis failed); safe to call twice. */
-  destroy(): void;
+  destroy(): Promise<void>;
 }
 
 /** As long as whole-file encoding may take: a stream that neither moves nor ends is stuck. */
@@ -45,9 +45,9 @@ class InProcessEncoder implements StreamEncoder {
     await writeWithBackpressure(this.out, floatToS16le(samples));
   }
 
-  async end(): Promise<void> {}
+  async close(): Promise<void> {}
 
-  destroy(): void {}
+  async destroy(): Promise<void> {}
 }
 
 class FfmpegStreamEncoder implements StreamEncoder {
@@ -56,7 +56,7 @@ class FfmpegStreamEncoder implements StreamEncoder {
   constructor(args: string[], out: Writable) {
     this.ffmpeg = startFfmpegPipe({ args, idleTimeoutMs: IDLE_TIMEOUT_MS });
     this.ffmpeg.output.pipe(out, { end: false });
-    // With nobody reading its output ffmpeg blocks on stdout and never exits, so end() would wait forever.
+    // With nobody reading its output ffmpeg blocks on stdout and never exits, so close() would wait forever.
     out.once('close', () => this.ffmpeg.kill());
   }
 
@@ -65,7 +65,7 @@ class FfmpegStreamEncoder implements StreamEncoder {
     if (!this.ffmpeg.write(data)) await this.ffmpeg.drained();
   }
 
-  async end(): Promise<void> {
+  async close(): Promise<void> {
     this.ffmpeg.end();
     try {
       await this.ffmpeg.finished;
@@ -75,7 +75,7 @@ class FfmpegStreamEncoder implements StreamEncoder {
     }
   }
 
-  destroy(): void {
+  async destroy(): Promise<void> {
     this.ffmpeg.kill();
   }
 }

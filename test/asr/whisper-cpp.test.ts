@@ -322,7 +322,7 @@ describe('the @fugood/whisper.node backend', () => {
       );
       assert.match(detected.language ?? '', /^[a-z]{2}$/);
     } finally {
-      await backend.release();
+      await backend.close();
     }
   });
 });

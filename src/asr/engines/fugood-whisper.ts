@@ -222,7 +222,7 @@ class FugoodWhisper implements WhisperBackend {
       .then((result) => toWindowResult(result, options.wordTimestamps));
   }
 
-  async release(): Promise<void> {
+  async close(): Promise<void> {
     const context = this.context;
     if (context === undefined) return;
     this.context = undefined;
@@ -349,7 +349,7 @@ class FugoodVad implements VoiceActivityDetector {
     return regions.map((r) => ({ start: r.t0 / 100, end: r.t1 / 100 }));
   }
 
-  async release(): Promise<void> {
+  async close(): Promise<void> {
     const context = this.context;
     this.context = undefined;
     if (context === undefined) return;

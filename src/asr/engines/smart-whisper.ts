@@ -181,7 +181,7 @@ class SmartWhisper implements WhisperBackend {
     };
   }
 
-  async release(): Promise<void> {
+  async close(): Promise<void> {
     const model = this.model;
     this.model = undefined;
     // Freeing the context under a running call would pull its weights from under it.

@@ -59,13 +59,14 @@ export interface WhisperBackend {
   readonly maxCallSeconds: number;
   /** Runs off the event loop. On abort it rejects with client-closed at once. */
   transcribeWindow(samples: Float32Array, options: WindowOptions, signal: AbortSignal): Promise<WindowResult>;
-  /** Waits for native work still running (an aborted window), then frees the model. */
-  release(): Promise<void>;
+  /** Waits for native work still running (an aborted window), then frees the model; safe to call twice. */
+  close(): Promise<void>;
 }
 
 export interface VoiceActivityDetector {
   detectSpeech(samples: Float32Array, signal: AbortSignal): Promise<SpeechRegion[]>;
-  release(): Promise<void>;
+  /** Frees the VAD model once its calls are done; safe to call twice. */
+  close(): Promise<void>;
 }
 
 export interface BackendLogger {

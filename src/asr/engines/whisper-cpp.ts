@@ -141,7 +141,7 @@ export class WhisperCppEngine implements AsrEngine {
     if (device !== 'cpu' && fugoodCudaLoads(logger, device)) {
       const cuda = await loadFugoodWhisper({ modelPath, variant: 'cuda', threads, callTimeoutMs });
       if (cuda.device === 'cuda') return cuda;
-      await cuda.release();
+      await cuda.close();
       logger?.warn({ event: 'asr_cuda_unavailable', device }, 'no usable GPU found; using the CPU');
     }
     let module: ReturnType<typeof loadSmartWhisperModule>;
@@ -162,7 +162,7 @@ export class WhisperCppEngine implements AsrEngine {
     const { backend, vad } = this;
     this.backend = undefined;
     this.vad = undefined;
-    await Promise.all([backend?.release(), vad?.release()]);
+    await Promise.all([backend?.close(), vad?.close()]);
   }
 
   async transcribe(audio: PcmAudio, options: TranscribeOptions, signal: AbortSignal): Promise<Transcript> {

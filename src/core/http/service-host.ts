@@ -105,9 +105,9 @@ export class ServiceHost {
   private async force(): Promise<void> {
     const retryAfter = retryAfterSeconds(this.options.shutdownGraceSeconds);
     await Promise.all(
-      this.services.map(({ app, runtime }) => {
+      this.services.map(async ({ app, runtime }) => {
         // Queued requests fail first, so their 503s are among those flushed below.
-        runtime.admission.destroy();
+        await runtime.admission.destroy();
         return answerUnfinished(app, drainCutError(retryAfter), FORCED_ANSWER_FLUSH_MS);
       }),
     );

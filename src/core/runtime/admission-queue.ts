@@ -194,8 +194,8 @@ export class AdmissionQueue {
     return new Promise((resolve) => this.idleResolvers.push(resolve));
   }
 
-  /** Refuses new requests and fails every waiting one now. */
-  destroy(): void {
+  /** Refuses new requests and fails every waiting one now; safe to call twice. */
+  async destroy(): Promise<void> {
     this.draining = true;
     for (const waiter of this.waiters.splice(0)) {
       this.settleWaiter(waiter);

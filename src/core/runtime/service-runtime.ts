@@ -110,7 +110,7 @@ export class ServiceRuntime<E extends LoadableEngine, S extends ServiceSettings 
 
   /** Fails queued requests now, stops running ones and unloads. */
   async destroy(): Promise<void> {
-    this.admission.destroy();
+    await this.admission.destroy();
     this.gate.abortAll();
     await this.slot.close();
   }

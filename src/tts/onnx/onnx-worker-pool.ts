@@ -127,6 +127,16 @@ export class OnnxWorkerPool {
     this.closed = true;
     const idle = Promise.all(this.workers.map((w) => w.whenIdle()));
     await Promise.race([idle, sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
+    await this.terminateWorkers();
+  }
+
+  /** Terminates every worker now, running inferences included (they reject); safe to call twice. */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    await this.terminateWorkers();
+  }
+
+  private async terminateWorkers(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }
