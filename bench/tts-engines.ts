@@ -61,7 +61,7 @@ async function viaEngine(engine: TtsEngine, rounds: number) {
     audioSeconds = 0;
     for (const [i, text] of chunks.entries()) {
       const { audio, residualSpeed } = await engine.synthesize(
-        { text, voice: engine.defaultVoice(), speed: 1 },
+        { text, voice: engine.voices.defaultVoice(), speed: 1 },
         signal,
       );
       if (i === 0) firstChunk = performance.now() - started;

@@ -50,22 +50,22 @@ type RequestedVoice = string | { id: string } | undefined;
  * host (a Kokoro style file not pulled) speaks with the configured voice instead of
  * failing: clients send these names without knowing what is installed.
  */
-async function resolveVoice(engine: TtsEngine, requested: RequestedVoice): Promise<string> {
+export async function resolveVoice(engine: TtsEngine, requested: RequestedVoice): Promise<string> {
   const name = typeof requested === 'object' ? requested.id : requested;
-  const fallback = engine.defaultVoice();
+  const fallback = engine.voices.defaultVoice();
   if (name === undefined || name === '' || name.toLowerCase() === DEFAULT_VOICE_NAME) return fallback;
   const lower = name.toLowerCase();
   if (isOpenAiVoice(lower)) {
     const mapped = engineVoiceFor(engine.describe().engine, lower, fallback);
     return (await isUsable(engine, mapped)) ? mapped : fallback;
   }
-  if (await engine.hasVoice(name)) return name;
+  if (await engine.voices.has(name)) return name;
   throw invalidParameterError('voice', `unknown voice '${name}'; GET /v1/audio/voices lists them`);
 }
 
 async function isUsable(engine: TtsEngine, voice: string): Promise<boolean> {
-  if (!(await engine.hasVoice(voice))) return false;
-  return engine.assertVoiceReady(voice).then(
+  if (!(await engine.voices.has(voice))) return false;
+  return engine.voices.assertReady(voice).then(
     () => true,
     () => false,
   );
@@ -151,7 +151,7 @@ export function registerSpeechRoutes(app: ServiceApp, runtime: ServiceRuntime<Tt
       }
       const voice = await resolveVoice(engine, body.voice);
       // A voice that still has to be downloaded is refused before it takes a slot.
-      await engine.assertVoiceReady(voice);
+      await engine.voices.assertReady(voice);
       const job: SpeechJob = {
         chunks: chunkText(text),
         voice,
@@ -182,10 +182,10 @@ export function registerSpeechRoutes(app: ServiceApp, runtime: ServiceRuntime<Tt
 export function registerVoiceListing(app: ServiceApp, runtime: ServiceRuntime<TtsEngine, TtsSettings>) {
   const engine = runtime.slot.engine;
   app.get('/v1/audio/voices', { schema: { response: { 200: VoiceList } } }, async () => {
-    const voices = await engine.listVoices();
+    const voices = await engine.voices.list();
     return {
       engine: engine.describe().engine,
-      default_voice: engine.defaultVoice(),
+      default_voice: engine.voices.defaultVoice(),
       openai_voice_aliases: await openAiVoiceMap(engine),
       voices: [...voices],
     };

@@ -44,7 +44,7 @@ describe('lifecycle verbs: close() and destroy(), async and safe to call twice',
       logger: pino({ level: 'silent' }),
       monitor: new ResourceMonitor(),
     });
-    const voices = await runtime.gate.run(new AbortController().signal, (engine) => engine.listVoices());
+    const voices = await runtime.gate.run(new AbortController().signal, (engine) => engine.voices.list());
     assert.ok(voices.length > 0);
     assert.equal(runtime.slot.status().loaded, true);
     await Promise.all([runtime.close(), runtime.close()]);

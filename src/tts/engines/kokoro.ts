@@ -4,10 +4,8 @@
  * input within 0.5–2 (the range it was trained for); the rest is a pitch-keeping
  * time stretch at encoding.
  */
-import { access, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { engineFailedError, engineFailure, modelUnavailableError } from '../../core/errors.js';
-import type { CacheableModel } from '../../core/models/model-cache.js';
 import type { EngineDescription } from '../../core/runtime/engine.js';
 import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
 import { phonemize } from '../espeak-phonemizer.js';
@@ -20,30 +18,16 @@ import {
 } from '../onnx/onnx-engine-options.js';
 import { float32, int64, type WireTensor } from '../onnx/onnx-protocol.js';
 import { OnnxWorkerPool } from '../onnx/onnx-worker-pool.js';
-import {
-  DEFAULT_KOKORO_MODEL,
-  DEFAULT_KOKORO_VOICE,
-  findKokoroVoice,
-  KOKORO_MODELS,
-  KOKORO_VOICE_BYTES,
-  KOKORO_VOICES,
-  type KokoroVoiceEntry,
-} from '../voice-catalog.js';
+import { findKokoroVoice, KOKORO_VOICE_BYTES, type KokoroVoiceEntry } from '../voice-catalog.js';
+import { KokoroVoices } from '../voices/kokoro-voices.js';
 import { KOKORO_MAX_TOKENS, kokoroTokens } from './kokoro-vocab.js';
-import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
+import type { SynthesisRequest, SynthesisResult, TtsEngine } from './tts-engine.js';
 
 const SAMPLE_RATE = 24_000;
 const STYLE_DIM = 256;
 const MIN_MODEL_SPEED = 0.5;
 const MAX_MODEL_SPEED = 2;
 const SPACE_TOKEN = 16;
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Splits token runs longer than the model takes, preferably at a space. */
 export function splitTokens(tokens: readonly number[], max = KOKORO_MAX_TOKENS): number[][] {
@@ -60,76 +44,29 @@ export function splitTokens(tokens: readonly number[], max = KOKORO_MAX_TOKENS):
 }
 
 export class KokoroEngine implements TtsEngine {
+  readonly voices: KokoroVoices;
   private pool: OnnxWorkerPool | undefined;
   private readonly styles = new Map<string, Float32Array>();
-  private readonly modelPath: string;
-  private readonly modelEntry: CacheableModel | undefined;
 
   constructor(private readonly options: OnnxEngineOptions) {
-    const model = options.model ?? DEFAULT_KOKORO_MODEL;
-    this.modelEntry = KOKORO_MODELS.find((m) => m.name === model);
-    this.modelPath = this.modelEntry ? join(options.cacheDir, 'kokoro', this.modelEntry.fileName) : model;
+    this.voices = new KokoroVoices(options);
   }
 
   describe(): EngineDescription {
     return {
       engine: 'kokoro',
-      modelName: this.modelEntry?.name ?? this.modelPath,
+      modelName: this.voices.modelEntry?.name ?? this.voices.modelPath,
       device: executionProviders(this.options.device)[0] ?? 'cpu',
     };
   }
 
-  defaultVoice(): string {
-    return this.options.voice ?? DEFAULT_KOKORO_VOICE;
-  }
-
-  async hasVoice(voice: string): Promise<boolean> {
-    return findKokoroVoice(voice) !== undefined;
-  }
-
-  /** The voice's style file beside the model (a local TTS_MODEL) or in the cache. */
-  private async stylePath(entry: KokoroVoiceEntry): Promise<string | undefined> {
-    const candidates = [
-      join(dirname(this.modelPath), entry.file.fileName),
-      join(this.options.cacheDir, 'kokoro', entry.file.fileName),
-    ];
-    for (const path of candidates) if (await exists(path)) return path;
-    return undefined;
-  }
-
-  private async missing(entry: KokoroVoiceEntry): Promise<CacheableModel[]> {
-    const missing: CacheableModel[] = [];
-    if (!(await exists(this.modelPath))) {
-      if (!this.modelEntry) throw modelUnavailableError(this.modelPath, 'TTS_MODEL names no file');
-      missing.push(this.modelEntry);
-    }
-    if (!(await this.stylePath(entry))) missing.push(entry.file);
-    return missing;
-  }
-
-  async assertVoiceReady(voice: string): Promise<void> {
-    const entry = findKokoroVoice(voice);
-    if (!entry) throw modelUnavailableError(voice, 'not a Kokoro voice');
-    const missing = await this.missing(entry);
-    if (missing.length > 0) throw voiceNotCachedError(voice, missing);
-  }
-
-  async listVoices(): Promise<readonly VoiceInfo[]> {
-    return Promise.all(
-      KOKORO_VOICES.map(async (entry) => ({
-        id: entry.id,
-        name: entry.name,
-        language: entry.language,
-        gender: entry.gender,
-        cached: (await this.missing(entry).catch(() => [undefined])).length === 0,
-      })),
-    );
-  }
-
   async load(): Promise<void> {
-    await this.assertVoiceReady(this.defaultVoice());
+    await this.voices.assertReady(this.voices.defaultVoice());
     try {
-      this.pool = await OnnxWorkerPool.open(workerSetup(this.modelPath, this.options), this.options.workers);
+      this.pool = await OnnxWorkerPool.open(
+        workerSetup(this.voices.modelPath, this.options),
+        this.options.workers,
+      );
     } catch (error) {
       throw modelUnavailableError(
         this.describe().modelName,
@@ -149,7 +86,7 @@ export class KokoroEngine implements TtsEngine {
   private async style(entry: KokoroVoiceEntry): Promise<Float32Array> {
     const cached = this.styles.get(entry.id);
     if (cached) return cached;
-    const path = await this.stylePath(entry);
+    const path = await this.voices.stylePath(entry);
     if (!path) throw voiceNotCachedError(entry.id, [entry.file]);
     const bytes = await readFile(path);
     if (bytes.length !== KOKORO_VOICE_BYTES) {
@@ -164,7 +101,10 @@ export class KokoroEngine implements TtsEngine {
   private async livePool(): Promise<OnnxWorkerPool | undefined> {
     if (this.pool && !this.pool.alive) {
       await this.pool.close();
-      this.pool = await OnnxWorkerPool.open(workerSetup(this.modelPath, this.options), this.options.workers);
+      this.pool = await OnnxWorkerPool.open(
+        workerSetup(this.voices.modelPath, this.options),
+        this.options.workers,
+      );
     }
     return this.pool;
   }

@@ -4,10 +4,7 @@
  * the least recently used idle one is closed when more than MAX_OPEN_VOICES are
  * open. Speed is Piper's length_scale: the rate changes, the pitch does not.
  */
-import { access } from 'node:fs/promises';
-import { basename, join } from 'node:path';
 import { engineFailure, modelUnavailableError } from '../../core/errors.js';
-import type { CacheableModel } from '../../core/models/model-cache.js';
 import type { EngineDescription } from '../../core/runtime/engine.js';
 import { isEnglish, normalizeEnglish } from '../english-normalizer.js';
 import { phonemize } from '../espeak-phonemizer.js';
@@ -15,25 +12,15 @@ import {
   describeLoadFailure,
   executionProviders,
   type OnnxEngineOptions,
-  voiceNotCachedError,
   workerSetup,
 } from '../onnx/onnx-engine-options.js';
 import { float32, int64 } from '../onnx/onnx-protocol.js';
 import { OnnxWorkerPool } from '../onnx/onnx-worker-pool.js';
-import { DEFAULT_PIPER_VOICE, findPiperVoice, PIPER_VOICES } from '../voice-catalog.js';
+import { PiperVoices } from '../voices/piper-voices.js';
 import { type PiperVoiceConfig, phonemesToIds, readPiperConfig } from './piper-voice.js';
-import type { SynthesisRequest, SynthesisResult, TtsEngine, VoiceInfo } from './tts-engine.js';
+import type { SynthesisRequest, SynthesisResult, TtsEngine } from './tts-engine.js';
 
 const MAX_OPEN_VOICES = 2;
-
-interface VoiceFiles {
-  readonly id: string;
-  readonly language: string;
-  readonly gender?: string;
-  readonly modelPath: string;
-  /** Catalog entries to pull when the files are missing; none for a local voice. */
-  readonly downloads: readonly CacheableModel[];
-}
 
 interface OpenVoice {
   readonly config: PiperVoiceConfig;
@@ -42,103 +29,27 @@ interface OpenVoice {
   lastUsed: number;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 export class PiperEngine implements TtsEngine {
+  readonly voices: PiperVoices;
   private readonly open = new Map<string, OpenVoice>();
   private readonly opening = new Map<string, Promise<OpenVoice>>();
-  private readonly localVoice: VoiceFiles | undefined;
 
   constructor(private readonly options: OnnxEngineOptions) {
-    const model = options.model;
-    if (model?.endsWith('.onnx')) {
-      const id = basename(model, '.onnx');
-      this.localVoice = {
-        id,
-        language: id.split('-')[0]?.toLowerCase().replace('_', '-') ?? 'und',
-        modelPath: model,
-        downloads: [],
-      };
-    }
+    this.voices = new PiperVoices(options);
   }
 
   describe(): EngineDescription {
     const open = [...this.open.keys()];
     return {
       engine: 'piper',
-      modelName: open.length > 0 ? open.join(',') : this.defaultVoice(),
+      modelName: open.length > 0 ? open.join(',') : this.voices.defaultVoice(),
       device: executionProviders(this.options.device)[0] ?? 'cpu',
     };
   }
 
-  defaultVoice(): string {
-    const model = this.options.model;
-    const catalogModel = model && findPiperVoice(model) ? model : undefined;
-    return this.options.voice ?? this.localVoice?.id ?? catalogModel ?? DEFAULT_PIPER_VOICE;
-  }
-
-  private files(voice: string): VoiceFiles | undefined {
-    if (voice === this.localVoice?.id) return this.localVoice;
-    const entry = findPiperVoice(voice);
-    if (!entry) return undefined;
-    const dir = join(this.options.cacheDir, 'piper');
-    return {
-      id: entry.id,
-      language: entry.language,
-      ...(entry.gender ? { gender: entry.gender } : {}),
-      modelPath: join(dir, entry.model.fileName),
-      downloads: [entry.model, entry.config],
-    };
-  }
-
-  async hasVoice(voice: string): Promise<boolean> {
-    return this.files(voice) !== undefined;
-  }
-
-  private async missingFiles(files: VoiceFiles): Promise<CacheableModel[]> {
-    if (files.downloads.length === 0) {
-      const present = (await exists(files.modelPath)) && (await exists(`${files.modelPath}.json`));
-      if (!present)
-        throw modelUnavailableError(files.id, `TTS_MODEL ${files.modelPath} or its .onnx.json is missing`);
-      return [];
-    }
-    const paths = [files.modelPath, `${files.modelPath}.json`];
-    const present = await Promise.all(paths.map(exists));
-    return files.downloads.filter((_entry, i) => !present[i]);
-  }
-
-  async assertVoiceReady(voice: string): Promise<void> {
-    const files = this.files(voice);
-    if (!files) throw modelUnavailableError(voice, 'not a Piper voice');
-    const missing = await this.missingFiles(files);
-    if (missing.length > 0) throw voiceNotCachedError(voice, missing);
-  }
-
-  async listVoices(): Promise<readonly VoiceInfo[]> {
-    const all = [
-      ...(this.localVoice ? [this.localVoice] : []),
-      // A TTS_MODEL file named like a catalog voice stands for that voice: listed once.
-      ...PIPER_VOICES.filter((v) => v.id !== this.localVoice?.id).map((v) => this.files(v.id) as VoiceFiles),
-    ];
-    return Promise.all(
-      all.map(async (files) => ({
-        id: files.id,
-        name: files.id,
-        language: files.language,
-        ...(files.gender ? { gender: files.gender } : {}),
-        cached: (await this.missingFiles(files).catch(() => [undefined])).length === 0,
-      })),
-    );
-  }
-
   async load(): Promise<void> {
-    const voice = this.defaultVoice();
-    await this.assertVoiceReady(voice);
+    const voice = this.voices.defaultVoice();
+    await this.voices.assertReady(voice);
     await this.openVoice(voice);
   }
 
@@ -165,9 +76,9 @@ export class PiperEngine implements TtsEngine {
   }
 
   private async startVoice(voice: string): Promise<OpenVoice> {
-    const files = this.files(voice);
+    const files = this.voices.files(voice);
     if (!files) throw modelUnavailableError(voice, 'not a Piper voice');
-    await this.assertVoiceReady(voice);
+    await this.voices.assertReady(voice);
     try {
       const config = await readPiperConfig(`${files.modelPath}.json`);
       const pool = await OnnxWorkerPool.open(

@@ -14,7 +14,7 @@ export interface VoiceInfo {
 
 export interface SynthesisRequest {
   readonly text: string;
-  /** A voice id from `listVoices()`, already validated. */
+  /** A voice id from the engine's voice directory, already validated. */
   readonly voice: string;
   /** Speaking rate factor, 1 = normal, within [0.25, 4]. */
   readonly speed: number;
@@ -29,19 +29,27 @@ export interface SynthesisResult {
   readonly residualSpeed: number;
 }
 
-export interface TtsEngine extends LoadableEngine {
-  /** Voices the engine knows, without loading a model. */
-  listVoices(): Promise<readonly VoiceInfo[]>;
+/**
+ * The voices an engine can speak with, apart from the engine that loads a model:
+ * listing, checking and defaulting never load one.
+ */
+export interface VoiceDirectory {
+  /** Every voice, with whether its files are here. */
+  list(): Promise<readonly VoiceInfo[]>;
   /** The voice used when a client names none or an OpenAI voice (`alloy`, …). */
   defaultVoice(): string;
   /** Whether `voice` (an id, or an id with an engine-specific variant) can be used. */
-  hasVoice(voice: string): Promise<boolean>;
+  has(voice: string): Promise<boolean>;
   /**
-   * Resolves when `voice` (already known to `hasVoice`) can be used now; rejects with
-   * a 503 naming the files to pull when it still has to be downloaded. Cheap: it
-   * looks at files, it loads nothing.
+   * Resolves when `voice` (already known to `has`) can be used now; rejects with a
+   * 503 naming the files to pull when it still has to be downloaded. Cheap: it looks
+   * at files, it loads nothing.
    */
-  assertVoiceReady(voice: string): Promise<void>;
+  assertReady(voice: string): Promise<void>;
+}
+
+export interface TtsEngine extends LoadableEngine {
+  readonly voices: VoiceDirectory;
   /**
    * Synthesises one chunk of text (a sentence or less; the routes split longer
    * input). Runs off the event loop; stops early and rejects when `signal` aborts.
