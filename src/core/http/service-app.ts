@@ -96,10 +96,11 @@ export async function createServiceApp<E extends LoadableEngine>(
   registerConnectionLimits(app.server, settings, app.log);
   registerBodyIdleTimeout(app, settings.bodyIdleTimeoutSeconds);
   trackInflightReplies(app);
-  // While draining, each response closes its connection: a keep-alive socket left
-  // open would hold the server's close until the keep-alive timeout.
+  // From the drain notice on, each response closes its connection: a keep-alive socket
+  // left open would hold the server's close until the keep-alive timeout, and the
+  // client's next request opens a new connection that its balancer sends elsewhere.
   app.addHook('onSend', async (_request, reply) => {
-    if (runtime.admission.isDraining) reply.header('connection', 'close');
+    if (runtime.isDraining) reply.header('connection', 'close');
   });
   registerErrorHandling(app, runtime.metrics, settings.maxUploadSizeMb);
   if (settings.corsOrigins.length > 0) {

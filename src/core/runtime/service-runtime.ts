@@ -18,6 +18,7 @@ export class ServiceRuntime<E extends LoadableEngine> {
   readonly guard: ResourceGuard;
   readonly slot: ModelSlot<E>;
   readonly gate: InferenceGate<E>;
+  private drainAnnounced = false;
 
   constructor(
     readonly service: ServiceName,
@@ -80,6 +81,20 @@ export class ServiceRuntime<E extends LoadableEngine> {
         );
       },
     };
+  }
+
+  /**
+   * The drain notice: readiness goes down (load balancers and Kubernetes stop sending
+   * new work) while new work is still admitted and served, so a request routed here
+   * before they noticed does not fail. Admission stops at `close` or `shedBeyond`.
+   */
+  announceDrain(): void {
+    this.drainAnnounced = true;
+  }
+
+  /** From the drain notice on: `/ready` 503 `draining`, responses close their connections. */
+  get isDraining(): boolean {
+    return this.drainAnnounced || this.admission.isDraining;
   }
 
   /** Refuses new work, waits for queued and running requests, then unloads the model. */
