@@ -4,15 +4,70 @@
  * and a replica stopped with SIGTERM under load costs no client a failed request.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Agent, type Dispatcher, FormData, request } from 'undici';
 import { wavHeader } from '../../src/audio/wav.js';
+import { parseSettings } from '../../src/core/settings.js';
 import { loopedSpeechWav, testWhisperModel } from '../support/fixtures.js';
-import { freePort, HaproxyProcess } from '../support/haproxy-process.js';
+import { freePort, HAPROXY_CONFIG, HaproxyProcess, haproxyBinary } from '../support/haproxy-process.js';
 import { detailedHealth, http } from '../support/http.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { assertRefusedTooLarge, streamUpload } from '../support/upload.js';
+
+/** HAProxy time units as the file writes them: 500ms, 5s, 10m, 3h. */
+function seconds(value: string): number {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(value);
+  assert.ok(match, `time ${value}`);
+  return Number(match[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
+describe('deploy/haproxy/haproxy.cfg', () => {
+  const text = readFileSync(HAPROXY_CONFIG, 'utf8');
+  const defaults = parseSettings({});
+  /** A variable's default as the file sets it with presetenv. */
+  const preset = (name: string) => new RegExp(`^\\s*presetenv\\s+${name}\\s+(\\S+)`, 'm').exec(text)?.[1];
+
+  it('is valid for `haproxy -c`', () => {
+    const check = spawnSync(haproxyBinary(), ['-c', '-f', HAPROXY_CONFIG], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
+  it('waits longer than the longest request: a full queue wait, a whole upload, then some', () => {
+    assert.match(text, /^\s*timeout server "\$\{LB_TIMEOUT\}"$/m);
+    assert.match(text, /^\s*timeout client "\$\{LB_TIMEOUT\}"$/m);
+    const timeout = seconds(preset('LB_TIMEOUT') ?? '');
+    assert.ok(
+      timeout > defaults.queueTimeoutSeconds + defaults.requestTimeoutSeconds,
+      `LB_TIMEOUT ${timeout} s`,
+    );
+  });
+
+  it('checks /ready, and marks a replica down within the default drain notice', () => {
+    const backends = text.split(/^backend /m).slice(1);
+    assert.equal(backends.length, 2);
+    for (const backend of backends) {
+      assert.match(backend, /^\s*http-check send meth GET uri \/ready\b/m);
+      assert.match(backend, /^\s*http-check expect status 200$/m);
+      const server = /default-server check inter (\S+) fastinter (\S+) .*fall (\d+)/.exec(backend);
+      assert.ok(server, 'check timings');
+      const [, inter = '', fastinter = '', fall = ''] = server;
+      // The first failed check comes within one interval, the rest at the fast interval.
+      const markedDown = seconds(inter) + (Number(fall) - 1) * seconds(fastinter);
+      assert.ok(markedDown < defaults.drainNoticeSeconds, `down after ${markedDown} s`);
+    }
+  });
+
+  it('retries only what cannot have run: refused connections and 503s, never a job submission', () => {
+    assert.match(text, /^\s*retry-on conn-failure 503$/m);
+    assert.match(text, /^\s*option redispatch 1$/m);
+    assert.match(text, /disable-l7-retry if METH_POST \{ path_beg \/v1\/audio\/transcriptions\/jobs \}/);
+  });
+});
 
 interface Fleet {
   readonly replicas: readonly [ServiceProcess, ServiceProcess];
