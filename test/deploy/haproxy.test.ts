@@ -255,7 +255,7 @@ describe('HAProxy in front of two ASR replicas: SIGTERM under load', () => {
     const fleet = await startFleet({
       ASR_MAX_CONCURRENT_REQUESTS: '1',
       // Longer than HAProxy needs to mark it down (inter 1 s × fall 2, plus a check in flight).
-      DRAIN_NOTICE_SECONDS: '3',
+      DRAIN_NOTICE_SECONDS: '4',
       SHUTDOWN_GRACE_SECONDS: '30',
     });
     const agent = newAgent();

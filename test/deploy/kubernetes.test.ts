@@ -296,8 +296,11 @@ describe('deploy/kubernetes references hold', () => {
       }
     }
     // Whisper's threads follow the container's CPUs, not the node's.
-    const worker = containerOf('voice-stack-asr-worker');
-    assert.ok(settingsOf('voice-stack-asr-worker').asr.cpuThreads <= quantity(worker.resources?.limits?.cpu));
+    for (const name of ['voice-stack-asr-api', 'voice-stack-asr-worker']) {
+      const threads = settingsOf(name).asr.cpuThreads;
+      const cpus = quantity(containerOf(name).resources?.limits?.cpu);
+      assert.ok(threads > 0 && threads <= cpus, `${name}: ASR_CPU_THREADS ${threads} <= ${cpus} CPUs`);
+    }
   });
 
   test('the model cache directory is a mounted volume in every app container', () => {
