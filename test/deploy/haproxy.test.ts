@@ -1,6 +1,6 @@
 /**
  * deploy/haproxy/haproxy.cfg, as shipped, in front of two real `voice-stack serve asr`
- * replicas on the generated model: HAProxy's /ready checks route around a full replica,
+^ * replicas on the generated model (and two TTS replicas): HAProxy's /ready checks route around a full replica,
  * and a replica stopped with SIGTERM under load costs no client a failed request.
  */
 import assert from 'node:assert/strict';
@@ -71,14 +71,21 @@ describe('deploy/haproxy/haproxy.cfg', () => {
 
 interface Fleet {
   readonly replicas: readonly [ServiceProcess, ServiceProcess];
+  /** Two TTS replicas when asked for, else none (the TTS servers are then down). */
+  readonly ttsReplicas: readonly ServiceProcess[];
   readonly lb: HaproxyProcess;
   /** The ASR frontend, as clients see it. */
   readonly url: string;
+  /** The TTS frontend. */
+  readonly ttsUrl: string;
   stop(): Promise<void>;
 }
 
-/** Two ASR replicas and HAProxy in front, both servers UP; everything stopped on any failure. */
-async function startFleet(env: Record<string, string>): Promise<Fleet> {
+/**
+ * Two ASR replicas (and two TTS replicas with `tts`) and HAProxy in front, every
+ * started server UP; everything stopped on any failure.
+ */
+async function startFleet(env: Record<string, string>, options: { tts?: boolean } = {}): Promise<Fleet> {
   const model = await testWhisperModel();
   const started: ServiceProcess[] = [];
   let lb: HaproxyProcess | undefined;
@@ -94,19 +101,34 @@ async function startFleet(env: Record<string, string>): Promise<Fleet> {
       );
     }
     const [a, b] = started as [ServiceProcess, ServiceProcess];
-    const asrPort = await freePort();
+    const ttsReplicas: ServiceProcess[] = [];
+    for (let i = 0; options.tts && i < 2; i++) {
+      const replica = await ServiceProcess.start(['serve', 'tts'], env);
+      started.push(replica);
+      ttsReplicas.push(replica);
+    }
+    // Without TTS replicas the TTS frontend still binds; its servers are simply down.
+    const ttsServer = async (i: number) =>
+      ttsReplicas[i] ? new URL(ttsReplicas[i].url('tts')).host : `127.0.0.1:${await freePort()}`;
+    const [asrPort, ttsPort] = [await freePort(), await freePort()];
     lb = await HaproxyProcess.start({
       LB_ASR_BIND: `127.0.0.1:${asrPort}`,
       LB_ASR_1: new URL(a.url('asr')).host,
       LB_ASR_2: new URL(b.url('asr')).host,
-      // No TTS replicas here: its frontend binds, its servers are simply down.
-      LB_TTS_BIND: `127.0.0.1:${await freePort()}`,
-      LB_TTS_1: `127.0.0.1:${await freePort()}`,
-      LB_TTS_2: `127.0.0.1:${await freePort()}`,
+      LB_TTS_BIND: `127.0.0.1:${ttsPort}`,
+      LB_TTS_1: await ttsServer(0),
+      LB_TTS_2: await ttsServer(1),
     });
-    await lb.waitForState('asr/asr1', 'UP');
-    await lb.waitForState('asr/asr2', 'UP');
-    return { replicas: [a, b], lb, url: `http://127.0.0.1:${asrPort}`, stop };
+    const servers = ['asr/asr1', 'asr/asr2', ...(options.tts ? ['tts/tts1', 'tts/tts2'] : [])];
+    for (const server of servers) await lb.waitForState(server, 'UP');
+    return {
+      replicas: [a, b],
+      ttsReplicas,
+      lb,
+      url: `http://127.0.0.1:${asrPort}`,
+      ttsUrl: `http://127.0.0.1:${ttsPort}`,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -161,17 +183,16 @@ async function waitUntil(what: string, predicate: () => Promise<boolean> | boole
 /** Short keep-alive: no idle socket outlives the test or pins a request to a closing server. */
 const newAgent = () => new Agent({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000 });
 
-describe('HAProxy in front of two ASR replicas: /ready routes around a full replica', () => {
+describe('HAProxy in front of two ASR and two TTS replicas: /ready routes around a full replica', () => {
   let fleet: Fleet | undefined;
   const agent = newAgent();
   const short = readFileSync(loopedSpeechWav(5));
 
   before(async () => {
-    fleet = await startFleet({
-      ASR_MAX_CONCURRENT_REQUESTS: '1',
-      ASR_MAX_QUEUE_SIZE: '1',
-      MAX_UPLOAD_SIZE_MB: '25',
-    });
+    fleet = await startFleet(
+      { ASR_MAX_CONCURRENT_REQUESTS: '1', ASR_MAX_QUEUE_SIZE: '1', MAX_UPLOAD_SIZE_MB: '25' },
+      { tts: true },
+    );
   });
   after(async () => {
     await agent.destroy();
@@ -198,6 +219,21 @@ describe('HAProxy in front of two ASR replicas: /ready routes around a full repl
           '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\nContent-Type: audio/wav\r\n\r\n',
       });
     await assertRefusedTooLarge(both, upload, { totalBytes: total, chunked: false });
+  });
+
+  it('the TTS frontend serves speech from the TTS replicas', async () => {
+    const { ttsUrl, ttsReplicas } = fleet as Fleet;
+    const speechServed = () =>
+      ttsReplicas
+        .flatMap((r) => r.logs)
+        .filter((l) => l.msg === 'request completed' && l.url === '/v1/audio/speech').length;
+    const before = speechServed();
+    for (let i = 0; i < 2; i++) {
+      const answer = await http(`${ttsUrl}/v1/audio/speech`, { json: { input: 'Through the balancer.' } });
+      assert.equal(answer.status, 200, answer.body.toString());
+      assert.ok(answer.body.length > 0);
+    }
+    await waitUntil('the TTS replicas to log both', () => speechServed() === before + 2, 5000);
   });
 
   it('a full replica answers /ready 503 and HAProxy sends new requests to the other', async () => {
