@@ -1,7 +1,8 @@
 /**
  * deploy/haproxy/haproxy.cfg, as shipped, in front of two real `voice-stack serve asr`
-^ * replicas on the generated model (and two TTS replicas): HAProxy's /ready checks route around a full replica,
- * and a replica stopped with SIGTERM under load costs no client a failed request.
+ * replicas on the generated model (and two TTS replicas): HAProxy's /ready checks route
+ * around a full replica, and a replica stopped with SIGTERM under load costs no client a
+ * failed request.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
