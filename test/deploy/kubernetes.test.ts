@@ -392,9 +392,15 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess; stop: 
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
+  let failed = false;
+  // Not installed: scripts/install-deps.sh --test installs redis-server.
+  child.on('error', (error) => {
+    failed = true;
+    output += String(error);
+  });
   const exited = once(child, 'exit');
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
     }
@@ -402,7 +408,7 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess; stop: 
   };
   const deadline = Date.now() + 10_000;
   while (!output.includes('Ready to accept connections')) {
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (failed || child.exitCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`redis-server did not start: ${output}`);
     }

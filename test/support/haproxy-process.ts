@@ -58,6 +58,9 @@ export class HaproxyProcess {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
+    child.on('error', (error) => {
+      this.output += String(error);
+    });
     this.exited = once(child, 'exit').then(([code]) => {
       this.exitCode = code as number | null;
       return this.exitCode;
@@ -121,7 +124,7 @@ export class HaproxyProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.exitCode !== null) return;
+    if (this.exitCode !== null || this.child.pid === undefined) return;
     this.child.kill('SIGKILL');
     await this.exited;
   }
