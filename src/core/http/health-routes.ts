@@ -101,7 +101,7 @@ export function detailedHealth<E extends LoadableEngine>(runtime: ServiceRuntime
 }
 
 function healthStatus<E extends LoadableEngine>(runtime: ServiceRuntime<E>): HealthStatus {
-  if (runtime.admission.isDraining) return 'draining';
+  if (runtime.isDraining) return 'draining';
   if (runtime.admission.isFull || !runtime.guard.check().ok) return 'overloaded';
   return 'ok';
 }
@@ -109,7 +109,7 @@ function healthStatus<E extends LoadableEngine>(runtime: ServiceRuntime<E>): Hea
 /** Why the service should not get traffic now, or undefined when it is ready. */
 function notReadyReason<E extends LoadableEngine>(runtime: ServiceRuntime<E>): string | undefined {
   const model = runtime.slot.status();
-  if (runtime.admission.isDraining) return 'draining';
+  if (runtime.isDraining) return 'draining';
   if (model.loading && !model.everLoaded) return 'model loading';
   if (runtime.admission.isFull) return 'queue full';
   return undefined;

@@ -3,7 +3,6 @@ import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { ServiceMetrics } from '../metrics.js';
-import type { AdmissionQueue } from '../runtime/admission-queue.js';
 import type { LoadableEngine } from '../runtime/engine.js';
 import type { ServiceRuntime } from '../runtime/service-runtime.js';
 import type { ServiceSettings } from '../settings.js';
@@ -33,14 +32,15 @@ export interface ServiceRoutes<E extends LoadableEngine, S extends ServiceSettin
 }
 
 /** Echoes the request id, and closes each connection once the service drains. */
-const requestIds = namedPlugin('request-ids', (app, options: { admission: AdmissionQueue }) => {
+const requestIds = namedPlugin('request-ids', (app, options: { isDraining: () => boolean }) => {
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
-  // While draining, each response closes its connection: a keep-alive socket left
-  // open would hold the server's close until the keep-alive timeout.
+  // From the drain notice on, each response closes its connection: a keep-alive socket
+  // left open would hold the server's close until the keep-alive timeout, and the
+  // client's next request opens a new connection that its balancer sends elsewhere.
   app.addHook('onSend', async (_request, reply) => {
-    if (options.admission.isDraining) reply.header('connection', 'close');
+    if (options.isDraining()) reply.header('connection', 'close');
   });
 });
 
@@ -102,7 +102,7 @@ export async function createServiceApp<E extends LoadableEngine, S extends Servi
 ): Promise<ServiceApp> {
   const { settings, metrics } = runtime;
   const app = createFastify(runtime);
-  await app.register(requestIds, { admission: runtime.admission });
+  await app.register(requestIds, { isDraining: () => runtime.isDraining });
   await app.register(slowClientGuards, { settings });
   await app.register(inflightReplies);
   await app.register(errorHandling, { metrics, maxUploadMb: settings.maxUploadSizeMb });

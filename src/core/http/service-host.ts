@@ -15,7 +15,7 @@ export interface ServiceHostOptions {
   readonly host: string;
   /** The whole drain, notice included: systemd and Kubernetes count from SIGTERM. */
   readonly shutdownGraceSeconds: number;
-  /** How long the listener stays open saying "draining" before it closes. */
+  /** How long /ready says "draining" while work is still accepted, before the listener closes. */
   readonly drainNoticeSeconds: number;
   readonly logger: Logger;
 }
@@ -27,9 +27,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Runs one or more services in this process and shuts them down gracefully:
- * 1. draining: new work gets 503 + Retry-After, /ready 503 "draining", /health 200, and
- *    queued requests that cannot finish within the grace get their 503 now;
- * 2. after the drain notice the listener closes (load balancers have seen /ready by then);
+ * 1. drain notice (`drainNoticeSeconds`): /ready 503 "draining", /health 200, and new
+ *    work is still accepted and served, so whatever a load balancer or Kubernetes routes
+ *    here before its readiness check notices succeeds instead of failing;
+ * 2. after the notice, new work gets 503 + Retry-After, queued requests that cannot
+ *    finish within what is left of the grace get their 503 now, and the listener closes;
  * 3. running and queued requests finish within the grace; those still unanswered at
  *    its end get a 503 before the sockets are cut; the models are unloaded.
  */
@@ -73,14 +75,18 @@ export class ServiceHost {
     const graceMs = shutdownGraceSeconds * 1000;
     const deadline = Date.now() + graceMs;
     const noticeMs = notice ? Math.min(this.options.drainNoticeSeconds * 1000, graceMs) : 0;
-    const shed = this.services.map(({ runtime }) =>
-      runtime.admission.shedBeyond(graceMs, () => drainCutError(retryAfterSeconds(shutdownGraceSeconds))),
-    );
+    for (const { runtime } of this.services) runtime.announceDrain();
     logger.info(
-      { event: 'shutdown_started', reason, graceSeconds: shutdownGraceSeconds, noticeMs, shedQueued: shed },
+      { event: 'shutdown_started', reason, graceSeconds: shutdownGraceSeconds, noticeMs },
       'draining',
     );
     await sleep(noticeMs);
+    const shed = this.services.map(({ runtime }) =>
+      runtime.admission.shedBeyond(deadline - Date.now(), () =>
+        drainCutError(retryAfterSeconds(shutdownGraceSeconds)),
+      ),
+    );
+    logger.info({ event: 'drain_notice_over', shedQueued: shed }, 'refusing new work, closing the listener');
     const inTime = await this.closeWithin(deadline - Date.now());
     if (!inTime) await this.force();
     logger.info({ event: 'shutdown_finished', drained: inTime }, inTime ? 'drained' : 'grace period over');

@@ -34,6 +34,7 @@ export class ServiceRuntime<E extends LoadableEngine, S extends ServiceSettings 
   readonly guard: ResourceGuard;
   readonly slot: ModelSlot<E>;
   readonly gate: InferenceGate<E>;
+  private drainAnnounced = false;
 
   constructor(options: ServiceRuntimeOptions<E, S>) {
     const { service, settings, serviceSettings, engine, monitor, clock } = options;
@@ -100,6 +101,20 @@ export class ServiceRuntime<E extends LoadableEngine, S extends ServiceSettings 
         );
       },
     };
+  }
+
+  /**
+   * The drain notice: readiness goes down (load balancers and Kubernetes stop sending
+   * new work) while new work is still admitted and served, so a request routed here
+   * before they noticed does not fail. Admission stops at `close` or `shedBeyond`.
+   */
+  announceDrain(): void {
+    this.drainAnnounced = true;
+  }
+
+  /** From the drain notice on: `/ready` 503 `draining`, responses close their connections. */
+  get isDraining(): boolean {
+    return this.drainAnnounced || this.admission.isDraining;
   }
 
   /** Refuses new work, waits for queued and running requests, then unloads the model. */
