@@ -6,12 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BENCHES: { file: string; args: string[]; what: string }[] = [
-  { file: 'asr-service.js', args: ['--rounds', '3'], what: 'ASR service overhead vs the binding (issue 3)' },
-  { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine (issue 5)' },
+  { file: 'asr-service.js', args: ['--rounds', '3'], what: 'ASR service overhead vs the binding' },
+  { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine' },
   {
     file: 'loadtest-ceiling.js',
     args: ['--duration', '5', '--rounds', '2'],
-    what: 'load generator ceiling vs autocannon (issue 4)',
+    what: 'load generator ceiling vs autocannon',
   },
 ];
 

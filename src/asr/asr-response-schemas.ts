@@ -24,7 +24,7 @@ export const OpenAiTranscriptResponse = {
   ]),
 };
 
-/** Bazarr's `output=json` is the origin service's segment list; the others are text. */
+/** Bazarr's `output=json` is whisper-asr-webservice's segment list (the server Bazarr's Whisper provider was written for); the others are text. */
 export const BazarrTranscriptResponse = {
   200: jsonOrText(
     'The transcript in the requested output (txt, srt, vtt, tsv, json, jsonl)',

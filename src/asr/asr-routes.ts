@@ -196,7 +196,7 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
 /**
  * The part of the audio the language is detected on: `length` seconds from `offset`,
  * at most the one window whisper detects on, read from the decoder and no further (the
- * rest of a film is never decoded). As the origin service does, an offset past the end
+ * rest of a film is never decoded). As whisper-asr-webservice does, an offset past the end
  * falls back to the start (Bazarr cannot tell the length in advance), and 0 or absent
  * means "not set".
  */

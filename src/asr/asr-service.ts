@@ -38,7 +38,7 @@ function asrModelListing(runtime: ServiceRuntime<AsrEngine, AsrSettings>): Model
       : [modelObject(current, { cached: true, loaded: status.loaded })];
     return [alias, ...configured, ...models];
   };
-  // /bazarr/models: the origin service's Bazarr model list, for configurations made for it.
+  // /bazarr/models: the model list whisper-asr-webservice serves under /bazarr, for Bazarr configurations made for it.
   return { listModels, listAliases: ['/bazarr/models'] };
 }
 

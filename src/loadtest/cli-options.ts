@@ -114,7 +114,7 @@ function optionalInteger(text: string | undefined, flag: string): number | undef
   return value;
 }
 
-/** The plan the flags describe; without a bound, the seed's default of 10 requests per service. */
+/** The plan the flags describe; without a bound, the documented default of 10 requests per service. */
 export function planFromOptions(options: LoadTestCliOptions): TrafficPlan {
   const stages =
     options.ramp ??

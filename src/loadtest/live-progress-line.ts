@@ -5,7 +5,7 @@ import type { RequestRecord } from './load-test-result.js';
 export interface LiveProgressOptions {
   /** Where the progress line goes (stderr): it is chatter, not the result. */
   progress: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Where `--verbose` request lines go (stdout), as the seed printed them. */
+  /** Where `--verbose` request lines go (stdout), in the form docs/LOAD_TESTING.md shows. */
   verbose: NodeJS.WritableStream | undefined;
   /** Seconds between plain progress lines when not on a terminal; 0 = none. */
   plainEverySeconds: number;

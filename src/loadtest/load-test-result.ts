@@ -70,7 +70,7 @@ export interface ServiceStats {
   averageMs: number;
   minMs: number;
   maxMs: number;
-  /** Sum of successful request durations (the seed's "Total Duration"). */
+  /** Sum of successful request durations ("Total Duration" in the summary block of docs/LOAD_TESTING.md). */
   totalMs: number;
   wallMs: number;
   requestsPerSecond: number;
