@@ -6,6 +6,7 @@ import { type HostedService, ServiceHost } from '../core/http/service-host.js';
 import { ResourceMonitor } from '../core/runtime/resource-guard.js';
 import type { Settings } from '../core/settings.js';
 import { buildTtsService } from '../tts/tts-service.js';
+import { asrWyomingListener, ttsWyomingListener } from '../wyoming/wyoming-listener.js';
 import { loadSettingsOrExit } from './load-settings.js';
 
 type ServeTarget = 'asr' | 'tts' | 'both';
@@ -15,11 +16,23 @@ async function buildServices(settings: Settings, target: ServeTarget, logger: pi
   const services: HostedService[] = [];
   if (target === 'tts' || target === 'both') {
     const tts = await buildTtsService(settings, logger, monitor);
-    services.push({ app: tts.app, runtime: tts.runtime, port: settings.tts.port });
+    const wyoming = ttsWyomingListener(tts.runtime, settings);
+    services.push({
+      app: tts.app,
+      runtime: tts.runtime,
+      port: settings.tts.port,
+      ...(wyoming ? { sideListeners: [wyoming] } : {}),
+    });
   }
   if (target === 'asr' || target === 'both') {
     const asr = await buildAsrService(settings, logger, monitor);
-    services.push({ app: asr.app, runtime: asr.runtime, port: settings.asr.port });
+    const wyoming = asrWyomingListener(asr.runtime, settings);
+    services.push({
+      app: asr.app,
+      runtime: asr.runtime,
+      port: settings.asr.port,
+      ...(wyoming ? { sideListeners: [wyoming] } : {}),
+    });
   }
   return services;
 }
