@@ -1,4 +1,4 @@
-import { invalidParameterError, protocolError } from '../core/errors.js';
+import { clientClosedError, invalidParameterError, protocolError } from '../core/errors.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { TtsSettings } from '../core/settings.js';
 import type { TtsEngine } from '../tts/engines/tts-engine.js';
@@ -140,6 +140,7 @@ export class TtsSession implements WyomingSession {
         let bytes = 0;
         let carry: Buffer = Buffer.alloc(0);
         for await (const piece of speech.body as AsyncIterable<Buffer>) {
+          if (connection.signal.aborted) throw clientClosedError();
           carry = carry.length > 0 ? Buffer.concat([carry, piece]) : piece;
           while (carry.length >= CHUNK_BYTES) {
             await connection.send(wyomingEvent('audio-chunk', { ...FORMAT }, carry.subarray(0, CHUNK_BYTES)));
