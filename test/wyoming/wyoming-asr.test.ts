@@ -40,9 +40,9 @@ describe('Wyoming ASR against `voice-stack serve asr` (real whisper.cpp, generat
   it('answers describe with an ASR program, its model, languages and streaming support', async () => {
     const client = await WyomingClient.connect(port);
     client.send('describe');
-    const [info] = await client.readUntil('info');
+    const info = (await client.readUntil('info'))[0] as ClientEvent;
     client.close();
-    const asr = (info?.data.asr as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const asr = (info.data.asr as Record<string, unknown>[])[0] as Record<string, unknown>;
     assert.equal(asr.installed, true);
     assert.equal(asr.supports_transcript_streaming, true);
     assert.equal(typeof asr.name, 'string');
@@ -51,7 +51,7 @@ describe('Wyoming ASR against `voice-stack serve asr` (real whisper.cpp, generat
     assert.equal(model.installed, true);
     assert.ok((model.languages as string[]).includes('en'));
     assert.ok((model.languages as string[]).includes('de'));
-    assert.deepEqual(info?.data.tts, []);
+    assert.deepEqual(info.data.tts, []);
   });
 
   it('transcribes a stream of 20 ms chunks to the same text as the HTTP route, streamed and whole', async () => {

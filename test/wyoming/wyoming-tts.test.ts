@@ -36,9 +36,9 @@ describe('Wyoming TTS against `voice-stack serve tts` (real espeak-ng)', () => {
   it('answers describe with its voices, their languages and streaming support', async () => {
     const client = await WyomingClient.connect(port);
     client.send('describe');
-    const [info] = await client.readUntil('info');
+    const info = (await client.readUntil('info'))[0] as ClientEvent;
     client.close();
-    const tts = (info?.data.tts as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const tts = (info.data.tts as Record<string, unknown>[])[0] as Record<string, unknown>;
     assert.equal(tts.supports_synthesize_streaming, true);
     assert.equal(tts.installed, true);
     const voices = tts.voices as {
@@ -51,7 +51,7 @@ describe('Wyoming TTS against `voice-stack serve tts` (real espeak-ng)', () => {
     assert.deepEqual(enUs?.languages, ['en_US']);
     assert.equal(enUs?.installed, true);
     assert.ok(voices.length > 20, `${voices.length} voices`);
-    assert.deepEqual(info?.data.asr, []);
+    assert.deepEqual(info.data.asr, []);
   });
 
   it('synthesizes: audio-start, chunks, audio-stop, the same audio as POST /v1/audio/speech (pcm)', async () => {
