@@ -5,7 +5,7 @@ import { transcribeInPieces } from '../asr/transcribe-in-pieces.js';
 import { invalidParameterError, protocolError } from '../core/errors.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import { pcmFormatOf, UtteranceAudio } from './audio-input.js';
-import { metered } from './metered.js';
+import { metered, meteredRefusal } from './metered.js';
 import {
   type EventData,
   type PcmFormat,
@@ -23,6 +23,9 @@ import type { WyomingConnection, WyomingSession } from './wyoming-server.js';
 export const MAX_UTTERANCE_SECONDS = 300;
 
 type AsrRuntime = ServiceRuntime<AsrEngine>;
+
+/** The route label of Wyoming transcriptions in /metrics. */
+const ROUTE = 'wyoming/transcribe';
 
 interface Utterance {
   readonly language: string | undefined;
@@ -59,16 +62,15 @@ export class AsrSession implements WyomingSession {
       case 'ping':
         return this.connection.send(wyomingEvent('pong', pongData(event.data)));
       case 'transcribe':
-        this.#language = languageOf(event.data);
-        // Refused now (over capacity, memory, draining) rather than after the audio.
-        this.runtime.gate.admit();
-        return;
+        return meteredRefusal(this.runtime.metrics, ROUTE, () => {
+          this.#language = languageOf(event.data);
+          // Refused now (over capacity, memory, draining) rather than after the audio.
+          this.runtime.gate.admit();
+        });
       case 'audio-start':
-        this.#start(event.data);
-        return;
+        return meteredRefusal(this.runtime.metrics, ROUTE, () => this.#start(event.data));
       case 'audio-chunk':
-        this.#chunk(event);
-        return;
+        return meteredRefusal(this.runtime.metrics, ROUTE, () => this.#chunk(event));
       case 'audio-stop':
         return this.#stop();
       default:
@@ -103,7 +105,7 @@ export class AsrSession implements WyomingSession {
     this.#inference = true;
     try {
       const samples = utterance.audio.samples();
-      const transcript = await metered(this.runtime.metrics, 'wyoming/transcribe', () =>
+      const transcript = await metered(this.runtime.metrics, ROUTE, () =>
         this.#transcribe(samples, utterance.language),
       );
       await this.#answer(transcript.text, transcript.language, transcript.segments);

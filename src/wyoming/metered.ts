@@ -15,11 +15,33 @@ export async function metered<T>(metrics: ServiceMetrics, route: string, work: (
     metrics.requests.inc({ route, method: METHOD, status: '200' });
     return result;
   } catch (error) {
-    const status = isVoiceStackError(error) ? error.status : 500;
-    metrics.requests.inc({ route, method: METHOD, status: String(status) });
-    if (isVoiceStackError(error) && status !== 499) metrics.rejections.inc({ reason: error.reason });
+    countFailure(metrics, route, error);
     throw error;
   } finally {
     endTimer();
   }
+}
+
+/**
+ * For the checks before a request's work (admission, parameters): a refusal is
+ * counted as that request's answer; a pass counts nothing, the request is counted
+ * when it is answered.
+ */
+export async function meteredRefusal<T>(
+  metrics: ServiceMetrics,
+  route: string,
+  check: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    countFailure(metrics, route, error);
+    throw error;
+  }
+}
+
+function countFailure(metrics: ServiceMetrics, route: string, error: unknown): void {
+  const status = isVoiceStackError(error) ? error.status : 500;
+  metrics.requests.inc({ route, method: METHOD, status: String(status) });
+  if (isVoiceStackError(error) && status !== 499) metrics.rejections.inc({ reason: error.reason });
 }

@@ -5,7 +5,7 @@ import type { TtsEngine } from '../tts/engines/tts-engine.js';
 import { DEFAULT_VOICE_NAME, engineVoiceFor, isOpenAiVoice } from '../tts/openai-voices.js';
 import { PCM_RATE, type SpeechJob, streamSpeech } from '../tts/speech-stream.js';
 import { chunkText, splitSentences } from '../tts/text-chunker.js';
-import { metered } from './metered.js';
+import { metered, meteredRefusal } from './metered.js';
 import {
   type EventData,
   objectField,
@@ -16,6 +16,10 @@ import {
 import type { WyomingConnection, WyomingSession } from './wyoming-server.js';
 
 type TtsRuntime = ServiceRuntime<TtsEngine>;
+
+/** Route labels in /metrics: a whole synthesize, and each sentence of a stream. */
+const ROUTE = 'wyoming/synthesize';
+const STREAM_ROUTE = 'wyoming/synthesize-stream';
 
 /** The audio sent: what `streamSpeech` makes for `pcm`, 24 kHz s16le mono. */
 const FORMAT = { rate: PCM_RATE, width: 2, channels: 1 } as const;
@@ -76,17 +80,22 @@ export class TtsSession implements WyomingSession {
   }
 
   async #synthesize(data: EventData): Promise<void> {
-    const text = textOf(data, this.settings.maxTextChars);
-    if (text.trim() === '') throw invalidParameterError('text', 'must not be empty');
-    this.runtime.gate.admit();
-    const voice = await this.#voice(objectField(data, 'voice'));
-    await this.#speak(text, voice, this.settings.maxSpeechSeconds, 'wyoming/synthesize');
+    const { text, voice } = await meteredRefusal(this.runtime.metrics, ROUTE, async () => {
+      const text = textOf(data, this.settings.maxTextChars);
+      if (text.trim() === '') throw invalidParameterError('text', 'must not be empty');
+      this.runtime.gate.admit();
+      return { text, voice: await this.#voice(objectField(data, 'voice')) };
+    });
+    await this.#speak(text, voice, this.settings.maxSpeechSeconds, ROUTE);
   }
 
   async #startStream(data: EventData): Promise<void> {
     if (this.#stream !== undefined) throw protocolError("'synthesize-start' inside a stream");
-    this.runtime.gate.admit();
-    this.#stream = { voice: await this.#voice(objectField(data, 'voice')), pending: '', secondsSent: 0 };
+    const voice = await meteredRefusal(this.runtime.metrics, STREAM_ROUTE, async () => {
+      this.runtime.gate.admit();
+      return this.#voice(objectField(data, 'voice'));
+    });
+    this.#stream = { voice, pending: '', secondsSent: 0 };
   }
 
   async #streamChunk(data: EventData): Promise<void> {
@@ -123,7 +132,7 @@ export class TtsSession implements WyomingSession {
         `the stream would produce more than MAX_SPEECH_SECONDS (${this.settings.maxSpeechSeconds} s) of audio`,
       );
     }
-    stream.secondsSent += await this.#speak(text, stream.voice, left, 'wyoming/synthesize-stream');
+    stream.secondsSent += await this.#speak(text, stream.voice, left, STREAM_ROUTE);
   }
 
   /** One answer: `audio-start`, the audio as it is made, `audio-stop`. Resolves with the seconds sent. */

@@ -132,6 +132,16 @@ export class WyomingClient {
     }
   }
 
+  /** Events up to and including the first of `type`, or all of them if the connection ends first. */
+  async readToEndOrUntil(type: string): Promise<ClientEvent[]> {
+    const events: ClientEvent[] = [];
+    for (let event = await this.read(); event !== null; event = await this.read()) {
+      events.push(event);
+      if (event.type === type) break;
+    }
+    return events;
+  }
+
   /** Every event until the server closes the connection. */
   async readToEnd(): Promise<ClientEvent[]> {
     const events: ClientEvent[] = [];
