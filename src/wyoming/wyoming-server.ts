@@ -140,11 +140,15 @@ class ConnectionHandler implements WyomingConnection {
     this.#parser = new EventParser(options.limits);
     this.#log = options.logger.child({ client: `${socket.remoteAddress}:${socket.remotePort}` });
     this.#session = options.createSession(this);
-    this.closed = once(socket, 'close').then(() => {
-      clearTimeout(this.#idleTimer);
-      this.#abort.abort();
-      onClosed();
-    });
+    // Not `once(socket, 'close')`: that rejects on the 'error' before a reset's 'close'.
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        clearTimeout(this.#idleTimer);
+        this.#abort.abort();
+        onClosed();
+        resolve();
+      }),
+    );
     socket.on('error', (error) => this.#log.debug({ err: error }, 'wyoming connection error'));
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('end', () => this.#endWhenDone());
@@ -159,7 +163,11 @@ class ConnectionHandler implements WyomingConnection {
     const { socket } = this;
     if (socket.destroyed || !socket.writable) return;
     if (!socket.write(encodeEvent(event))) {
-      await Promise.race([once(socket, 'drain'), this.closed]).catch(() => {});
+      const done = new AbortController();
+      // 'close' ends the wait that 'drain' never would for a client gone; the loser is cancelled.
+      await Promise.race([once(socket, 'drain', { signal: done.signal }), this.closed])
+        .catch(() => {})
+        .finally(() => done.abort());
     }
   }
 

@@ -177,14 +177,15 @@ describe('Wyoming ASR against `voice-stack serve asr` (real whisper.cpp, generat
       client.send('transcribe', { language: 'en' });
       client.send('audio-start', MONO_16K);
       client.send('audio-chunk', MONO_16K, pcm16k.subarray(0, 16000));
-      client.destroy();
+      if (i % 2 === 0) client.destroy();
+      else client.reset();
     }
     const long = Buffer.concat(Array.from({ length: 6 }, () => pcm16k));
     for (let i = 0; i < 3; i += 1) {
       const client = await WyomingClient.connect(port);
       client.sendAudio(long, MONO_16K, 500);
       // Gone right after audio-stop: the transcription is queued or running.
-      setTimeout(() => client.destroy(), 20 * i);
+      setTimeout(() => (i % 2 === 0 ? client.destroy() : client.reset()), 20 * i);
     }
     assert.deepEqual(await countsSettle(base), { active: 0, queued: 0 });
     const client = await WyomingClient.connect(port);

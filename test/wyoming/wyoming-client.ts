@@ -167,4 +167,9 @@ export class WyomingClient {
   destroy(): void {
     this.socket.destroy();
   }
+
+  /** Gone with a TCP reset, as a client that crashes or loses its network. */
+  reset(): void {
+    this.socket.resetAndDestroy();
+  }
 }

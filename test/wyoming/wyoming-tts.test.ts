@@ -143,17 +143,18 @@ describe('Wyoming TTS against `voice-stack serve tts` (real espeak-ng)', () => {
       { length: 20 },
       (_, i) => `This is sentence number ${i + 1} of a long text.`,
     ).join(' ');
-    for (let i = 0; i < 5; i += 1) {
+    for (let i = 0; i < 8; i += 1) {
       const client = await WyomingClient.connect(port);
       client.send('synthesize', { text: long });
       if (i % 2 === 0) await client.readUntil('audio-chunk');
-      client.destroy();
+      if (i % 4 < 2) client.destroy();
+      else client.reset();
     }
     const streaming = await WyomingClient.connect(port);
     streaming.send('synthesize-start', {});
     streaming.send('synthesize-chunk', { text: `${long} And` });
     await streaming.readUntil('audio-chunk');
-    streaming.destroy();
+    streaming.reset();
     assert.deepEqual(await countsSettle(base), { active: 0, queued: 0 });
     const client = await WyomingClient.connect(port);
     client.send('synthesize', { text: 'Still here.' });
