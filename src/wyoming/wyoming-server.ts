@@ -22,7 +22,10 @@ export interface WyomingSession {
 
 export interface WyomingServerOptions {
   readonly limits: EventLimits;
-  /** A connection with nothing running that receives nothing for this long is closed. */
+  /**
+   * A connection with nothing running that receives nothing for this long is closed,
+   * and so is one that takes none of what it is sent for this long; 0 = no bound.
+   */
   readonly idleTimeoutMs: number;
   /** 0 = no bound. */
   readonly maxConnections: number;
@@ -162,13 +165,24 @@ class ConnectionHandler implements WyomingConnection {
   async send(event: WyomingEvent): Promise<void> {
     const { socket } = this;
     if (socket.destroyed || !socket.writable) return;
-    if (!socket.write(encodeEvent(event))) {
-      const done = new AbortController();
-      // 'close' ends the wait that 'drain' never would for a client gone; the loser is cancelled.
-      await Promise.race([once(socket, 'drain', { signal: done.signal }), this.closed])
-        .catch(() => {})
-        .finally(() => done.abort());
-    }
+    if (socket.write(encodeEvent(event))) return;
+    const done = new AbortController();
+    // A client that stops reading would hold its inference slot for good: past the idle
+    // bound without taking a byte, it is cut, and its work sees the abort.
+    const stalled = setTimeout(
+      () => {
+        this.#log.info({ event: 'wyoming_write_stalled' }, 'wyoming client stopped reading, closed');
+        socket.destroy();
+      },
+      this.options.idleTimeoutMs > 0 ? this.options.idleTimeoutMs : 2 ** 31 - 1,
+    );
+    // 'close' ends the wait that 'drain' never would for a client gone; the loser is cancelled.
+    await Promise.race([once(socket, 'drain', { signal: done.signal }), this.closed])
+      .catch(() => {})
+      .finally(() => {
+        clearTimeout(stalled);
+        done.abort();
+      });
   }
 
   #receive(chunk: Buffer): void {

@@ -92,6 +92,21 @@ describe('Wyoming shares the services’ guard rails (real servers)', () => {
     });
   });
 
+  it('cuts a client that stops reading its audio, and frees its slot', async () => {
+    await withServices('tts', { BODY_IDLE_TIMEOUT_SECONDS: '1' }, async (services) => {
+      const client = await WyomingClient.connect(services.port('tts'));
+      client.socket.pause();
+      client.send('synthesize', { text: LONG_TEXT.repeat(2) });
+      await services.server.waitFor(
+        () => services.server.logs.some((l) => l.event === 'wyoming_write_stalled'),
+        30_000,
+        'the stalled client to be cut',
+      );
+      assert.deepEqual(await countsSettle(services.server.url('tts')), { active: 0, queued: 0 });
+      client.destroy();
+    });
+  });
+
   it('on SIGTERM finishes the request in progress, closes idle connections, then exits 0', async () => {
     const env = { SHUTDOWN_GRACE_SECONDS: '20', DRAIN_NOTICE_SECONDS: '0' };
     await withServices('tts', env, async (services) => {
