@@ -43,6 +43,7 @@ interface Utterance {
 export class AsrSession implements WyomingSession {
   #utterance: Utterance | undefined;
   #language: string | undefined;
+  #transcribeSeen = false;
   #inference = false;
 
   constructor(
@@ -52,7 +53,7 @@ export class AsrSession implements WyomingSession {
   ) {}
 
   get inRequest(): boolean {
-    return this.#utterance !== undefined || this.#inference;
+    return this.#utterance !== undefined || this.#transcribeSeen || this.#inference;
   }
 
   async handle(event: WyomingEvent): Promise<void> {
@@ -64,6 +65,7 @@ export class AsrSession implements WyomingSession {
       case 'transcribe':
         return meteredRefusal(this.runtime.metrics, ROUTE, () => {
           this.#language = languageOf(event.data);
+          this.#transcribeSeen = true;
           // Refused now (over capacity, memory, draining) rather than after the audio.
           this.runtime.gate.admit();
         });
@@ -99,7 +101,13 @@ export class AsrSession implements WyomingSession {
 
   async #stop(): Promise<void> {
     const utterance = this.#utterance;
-    if (utterance === undefined) throw protocolError("'audio-stop' without 'audio-start'");
+    if (utterance === undefined) {
+      // `transcribe` then no audio at all: nothing was said (as the reference servers answer).
+      if (!this.#transcribeSeen) throw protocolError("'audio-stop' without 'audio-start'");
+      this.#transcribeSeen = false;
+      return this.#answer('', this.#language ?? 'en', []);
+    }
+    this.#transcribeSeen = false;
     this.#utterance = undefined;
     this.#language = undefined;
     this.#inference = true;

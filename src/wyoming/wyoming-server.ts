@@ -143,12 +143,18 @@ class ConnectionHandler implements WyomingConnection {
     this.#parser = new EventParser(options.limits);
     this.#log = options.logger.child({ client: `${socket.remoteAddress}:${socket.remotePort}` });
     this.#session = options.createSession(this);
+    const openedAt = Date.now();
+    this.#log.debug({ event: 'wyoming_connection_opened' }, 'wyoming connection opened');
     // Not `once(socket, 'close')`: that rejects on the 'error' before a reset's 'close'.
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
         clearTimeout(this.#idleTimer);
         this.#abort.abort();
         onClosed();
+        this.#log.debug(
+          { event: 'wyoming_connection_closed', durationMs: Date.now() - openedAt },
+          'wyoming connection closed',
+        );
         resolve();
       }),
     );

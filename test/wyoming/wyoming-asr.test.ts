@@ -117,6 +117,17 @@ describe('Wyoming ASR against `voice-stack serve asr` (real whisper.cpp, generat
     client.close();
   });
 
+  it('answers transcribe without audio with an empty transcript, and audio-stop alone with an error', async () => {
+    const client = await WyomingClient.connect(port);
+    client.send('transcribe', { language: 'en' });
+    client.send('audio-stop');
+    const events = await client.readUntil('transcript-stop');
+    assert.equal(events.find((e) => e.type === 'transcript')?.data.text, '');
+    client.send('audio-stop');
+    const after = await client.readToEnd();
+    assert.equal(after[0]?.data.code, 'VS_ERR_PROTOCOL');
+  });
+
   it('answers a malformed header with an error event and closes; the server stays up', async () => {
     const client = await WyomingClient.connect(port);
     client.sendRaw('this is not json\n');
