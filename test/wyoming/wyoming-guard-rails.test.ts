@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { testWhisperModel } from '../support/fixtures.js';
 import { detailedHealth, http } from '../support/http.js';
+import { CLI_PATH } from '../support/service-process.js';
 import { type ClientEvent, WyomingClient } from './wyoming-client.js';
 import { countsSettle, startWithWyoming, type WyomingServices } from './wyoming-services.js';
 
@@ -105,6 +108,39 @@ describe('Wyoming shares the services’ guard rails (real servers)', () => {
       assert.deepEqual(await countsSettle(services.server.url('tts')), { active: 0, queued: 0 });
       client.destroy();
     });
+  });
+
+  it('refuses to start when a Wyoming port that was set is taken', { timeout: 30_000 }, async () => {
+    const squatter = createServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const taken = (squatter.address() as { port: number }).port;
+    const child = spawn(process.execPath, [CLI_PATH, 'serve', 'tts'], {
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        TTS_PORT: '0',
+        WYOMING_TTS_PORT: String(taken),
+        VOICE_STACK_ENV_FILE: '/nonexistent/.env',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = once(child, 'exit');
+    try {
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const [code] = await exited;
+      assert.equal(code, 1);
+      assert.match(stdout, /could not start/);
+      assert.match(stdout, /EADDRINUSE/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      squatter.close();
+    }
   });
 
   it('on SIGTERM finishes the request in progress, closes idle connections, then exits 0', async () => {
