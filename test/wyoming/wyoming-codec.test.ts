@@ -74,6 +74,51 @@ describe('Wyoming event framing', () => {
   });
 });
 
+describe('Wyoming framing under garbage', () => {
+  /** A small deterministic generator (mulberry32), so a failure can be replayed. */
+  function random(seed: number): () => number {
+    let state = seed;
+    return () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('either reads events or refuses with a protocol error, and never holds more than the limits', () => {
+    const next = random(1);
+    const fragments = [
+      '{"type":"audio-chunk","payload_length":4}\n',
+      '{"type":"x","data_length":3}\n',
+      '{"data":1}',
+      '\n',
+      '{',
+      '}',
+      '"',
+      'null\n',
+    ];
+    let refused = 0;
+    for (let round = 0; round < 2000; round += 1) {
+      const parser = new EventParser(LIMITS);
+      const pieces = Array.from({ length: 1 + Math.floor(next() * 12) }, () =>
+        next() < 0.5
+          ? Buffer.from(fragments[Math.floor(next() * fragments.length)] as string)
+          : Buffer.from(Array.from({ length: Math.floor(next() * 64) }, () => Math.floor(next() * 256))),
+      );
+      try {
+        for (const piece of pieces) parser.push(piece);
+        const bound = LIMITS.maxHeaderBytes + LIMITS.maxDataBytes + LIMITS.maxPayloadBytes;
+        assert.ok(parser.bufferedBytes <= bound, `holds ${parser.bufferedBytes} bytes`);
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'VS_ERR_PROTOCOL', String(error));
+        refused += 1;
+      }
+    }
+    assert.ok(refused > 0, 'some streams were refused');
+  });
+});
+
 describe('Wyoming settings', () => {
   it('is on at 10300 and 10200 by default, off by default under API_KEY, and on when a port is set', () => {
     assert.deepEqual(parseSettings({}).wyoming, {
