@@ -104,8 +104,10 @@ export class AsrSession implements WyomingSession {
     if (utterance === undefined) {
       // `transcribe` then no audio at all: nothing was said (as the reference servers answer).
       if (!this.#transcribeSeen) throw protocolError("'audio-stop' without 'audio-start'");
+      const language = this.#language ?? 'en';
       this.#transcribeSeen = false;
-      return this.#answer('', this.#language ?? 'en', []);
+      this.#language = undefined;
+      return this.#answer('', language, []);
     }
     this.#transcribeSeen = false;
     this.#utterance = undefined;
