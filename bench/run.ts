@@ -9,6 +9,11 @@ const BENCHES: { file: string; args: string[]; what: string }[] = [
   { file: 'asr-service.js', args: ['--rounds', '3'], what: 'ASR service overhead vs the binding' },
   { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine' },
   {
+    file: 'wyoming-latency.js',
+    args: [],
+    what: 'Wyoming synthesize time to first audio vs the HTTP route (issue 14)',
+  },
+  {
     file: 'loadtest-ceiling.js',
     args: ['--duration', '5', '--rounds', '2'],
     what: 'load generator ceiling vs autocannon',

@@ -2,22 +2,30 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { asrService } from '../asr/asr-service.js';
 import { errorMessage } from '../core/errors.js';
-import { type HostedService, ServiceHost } from '../core/http/service-host.js';
+import { type HostedService, ServiceHost, type SideListener } from '../core/http/service-host.js';
 import { ResourceMonitor } from '../core/runtime/resource-guard.js';
 import type { Settings } from '../core/settings.js';
 import { ttsService } from '../tts/tts-service.js';
+import { asrWyomingListener, ttsWyomingListener } from '../wyoming/wyoming-listener.js';
 import { loadSettingsOrExit } from './load-settings.js';
 
 type ServeTarget = 'asr' | 'tts' | 'both';
+
+/** The HTTP service and, when its port is set, its Wyoming listener: drained and closed together. */
+function withSideListener(service: HostedService, listener: SideListener | undefined): HostedService {
+  return listener ? { ...service, sideListeners: [listener] } : service;
+}
 
 async function buildServices(settings: Settings, target: ServeTarget, logger: pino.Logger) {
   const monitor = new ResourceMonitor();
   const services: HostedService[] = [];
   if (target === 'tts' || target === 'both') {
-    services.push(await ttsService.build(settings, logger, monitor));
+    const tts = await ttsService.build(settings, logger, monitor);
+    services.push(withSideListener(tts, ttsWyomingListener(tts.runtime, settings)));
   }
   if (target === 'asr' || target === 'both') {
-    services.push(await asrService.build(settings, logger, monitor));
+    const asr = await asrService.build(settings, logger, monitor);
+    services.push(withSideListener(asr, asrWyomingListener(asr.runtime, settings)));
   }
   return services;
 }

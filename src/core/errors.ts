@@ -78,6 +78,7 @@ export const ErrorKinds = {
   clientClosed: kind('VS_ERR_CLIENT_CLOSED', 499, 'invalid_request_error', 'client_closed'),
   engineFailed: kind('VS_ERR_ENGINE_FAILED', 500, 'server_error', 'engine_failed'),
   internal: kind('VS_ERR_INTERNAL', 500, 'server_error', 'internal'),
+  protocol: kind('VS_ERR_PROTOCOL', 400, 'invalid_request_error', 'protocol'),
 } as const;
 
 export function queueFullError(retryAfterSeconds: number): VoiceStackError {
@@ -175,6 +176,11 @@ export function clientClosedError(): VoiceStackError {
 
 export function engineFailedError(engine: string, detail: string, cause?: unknown): VoiceStackError {
   return new VoiceStackError(ErrorKinds.engineFailed, `Engine '${engine}' failed: ${detail}`, { cause });
+}
+
+/** A socket client broke its protocol's framing or sent an event out of order (Wyoming). */
+export function protocolError(detail: string): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.protocol, `Protocol error: ${detail}`);
 }
 
 export function isVoiceStackError(error: unknown): error is VoiceStackError {

@@ -46,6 +46,20 @@ export interface TtsSettings extends ServiceSettings {
   readonly maxSpeechSeconds: number;
 }
 
+/** One Wyoming listener; `explicit` when its port was set rather than defaulted. */
+export interface WyomingListenerSettings {
+  readonly port: number;
+  readonly explicit: boolean;
+}
+
+export interface WyomingSettings {
+  /** undefined = off. */
+  readonly asr: WyomingListenerSettings | undefined;
+  readonly tts: WyomingListenerSettings | undefined;
+  /** Advertise `_wyoming._tcp` over mDNS (needs an mDNS package; see docs/CONFIGURATION.md). */
+  readonly zeroconf: boolean;
+}
+
 export interface Settings {
   readonly host: string;
   readonly asr: AsrSettings;
@@ -75,6 +89,8 @@ export interface Settings {
   readonly maxConnections: number;
   /** Open connections per client address per service; 0 = no bound. */
   readonly maxConnectionsPerIp: number;
+  /** Home Assistant's Wyoming protocol on its own TCP ports (DESIGN §8). */
+  readonly wyoming: WyomingSettings;
 }
 
 export class SettingsError extends AppError {
@@ -148,6 +164,27 @@ function readServiceSettings(reader: EnvReader, service: ServiceName, defaultPor
 
 const DEVICES = ['cpu', 'cuda', 'auto'] as const;
 
+const WYOMING_OFF = new Set(['off', 'false', 'no', 'disabled', 'none']);
+const portNumber = wholeNumber(0, 65535);
+
+/**
+ * A Wyoming port: a number (0 picks a free one) or `off`. Unset, it is on at
+ * `defaultPort` unless API_KEY is set: the protocol has no authentication, so a
+ * service that asks for a key does not open an unauthenticated door by default.
+ */
+function readWyomingPort(
+  reader: EnvReader,
+  name: string,
+  defaultPort: number,
+  apiKeySet: boolean,
+): WyomingListenerSettings | undefined {
+  const raw = reader.raw(name);
+  if (raw === undefined) return apiKeySet ? undefined : { port: defaultPort, explicit: false };
+  if (WYOMING_OFF.has(raw.toLowerCase())) return undefined;
+  const port = reader.read(name, portNumber, -1);
+  return port < 0 ? undefined : { port, explicit: true };
+}
+
 /**
  * Bazarr sends a film's whole audio track as raw 16 kHz PCM: 115 MB an hour, so a
  * three-hour film is 346 MB and six hours (MAX_AUDIO_HOURS) 691 MB. Uploads are spooled
@@ -201,6 +238,11 @@ export function parseSettings(env: Env): Settings {
     bodyIdleTimeoutSeconds: reader.read('BODY_IDLE_TIMEOUT_SECONDS', decimal(0.1, 3600), 30),
     maxConnections: reader.read('MAX_CONNECTIONS', wholeNumber(0, 1_000_000), 2048),
     maxConnectionsPerIp: reader.read('MAX_CONNECTIONS_PER_IP', wholeNumber(0, 1_000_000), 256),
+    wyoming: {
+      asr: readWyomingPort(reader, 'WYOMING_ASR_PORT', 10300, reader.raw('API_KEY') !== undefined),
+      tts: readWyomingPort(reader, 'WYOMING_TTS_PORT', 10200, reader.raw('API_KEY') !== undefined),
+      zeroconf: reader.read('WYOMING_ZEROCONF', booleanFlag, false),
+    },
   };
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
   return settings;

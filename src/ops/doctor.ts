@@ -230,6 +230,21 @@ function sharedSettings(settings: Settings): Record<string, string> {
     CORS_ORIGINS: settings.corsOrigins.length > 0 ? settings.corsOrigins.join(',') : '(not set)',
     LOG_LEVEL: settings.logLevel,
     SHUTDOWN_GRACE_SECONDS: String(settings.shutdownGraceSeconds),
+    ...wyomingSettings(settings),
+  };
+}
+
+function wyomingSettings(settings: Settings): Record<string, string> {
+  const port = (listener: Settings['wyoming']['asr']) =>
+    listener !== undefined
+      ? String(listener.port)
+      : settings.apiKey === undefined
+        ? 'off'
+        : 'off (API_KEY is set and Wyoming has no authentication)';
+  return {
+    WYOMING_ASR_PORT: port(settings.wyoming.asr),
+    WYOMING_TTS_PORT: port(settings.wyoming.tts),
+    WYOMING_ZEROCONF: String(settings.wyoming.zeroconf),
   };
 }
 

@@ -26,7 +26,14 @@ const IDLE_TIMEOUT_MS = 2 * 60_000;
 async function writeWithBackpressure(out: Writable, data: Buffer): Promise<void> {
   if (out.destroyed) throw new Error('output closed');
   // A client that left stops the reading for good: 'close' ends the wait that 'drain' never would.
-  if (!out.write(data)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+  if (!out.write(data)) {
+    // The wait that loses is cancelled: left behind, its listeners pile up one per chunk.
+    const done = new AbortController();
+    const { signal } = done;
+    await Promise.race([once(out, 'drain', { signal }), once(out, 'close', { signal })]).finally(() =>
+      done.abort(),
+    );
+  }
 }
 
 class InProcessEncoder implements StreamEncoder {

@@ -97,15 +97,15 @@ describe('deploy/compose.yaml', () => {
     volumes: Record<string, unknown>;
   };
 
-  test('runs both services, each on its port, with a health check of that port', () => {
-    for (const [name, port] of [
-      ['asr', 5001],
-      ['tts', 5002],
+  test('runs both services, each on its port and its Wyoming port, with a health check of that port', () => {
+    for (const [name, port, wyoming] of [
+      ['asr', 5001, 10300],
+      ['tts', 5002, 10200],
     ] as const) {
       const service = compose.services[name];
       assert.ok(service, name);
       assert.deepEqual(service.command, ['serve', name]);
-      assert.deepEqual(service.ports, [`${port}:${port}`]);
+      assert.deepEqual(service.ports, [`${port}:${port}`, `${wyoming}:${wyoming}`]);
       assert.ok(service.healthcheck.test.join(' ').includes(`127.0.0.1:${port}/health`));
     }
   });

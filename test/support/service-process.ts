@@ -45,6 +45,9 @@ export class ServiceProcess {
         ASR_PORT: '0',
         TTS_PORT: '0',
         LOG_LEVEL: 'debug',
+        // Off unless a test asks: the default ports (10300, 10200) would collide between test runs.
+        WYOMING_ASR_PORT: 'off',
+        WYOMING_TTS_PORT: 'off',
         VOICE_STACK_ENV_FILE: '/nonexistent/.env',
         ...env,
       },

@@ -5,10 +5,23 @@ import type { ServiceRuntime } from '../runtime/service-runtime.js';
 import { answerUnfinished } from './inflight-replies.js';
 import type { ServiceApp } from './service-app-type.js';
 
+/**
+ * A listener beside the service's HTTP one that shares its runtime (the Wyoming TCP
+ * port): opened after the HTTP listener, drained and cut with it.
+ */
+export interface SideListener {
+  listen(host: string): Promise<void>;
+  /** Stops accepting and resolves once its connections have ended. */
+  close(): Promise<void>;
+  /** Cuts its connections now. */
+  destroy(): void;
+}
+
 export interface HostedService {
   readonly app: ServiceApp;
   readonly runtime: ServiceRuntime<LoadableEngine>;
   readonly port: number;
+  readonly sideListeners?: readonly SideListener[];
 }
 
 export interface ServiceHostOptions {
@@ -50,6 +63,7 @@ export class ServiceHost {
         { event: 'listening', address },
         `${service.runtime.service} service listening`,
       );
+      for (const listener of service.sideListeners ?? []) await listener.listen(this.options.host);
     }
   }
 
@@ -96,7 +110,9 @@ export class ServiceHost {
   /** Closes the listeners and waits for the accepted work, at most `ms`. */
   private async closeWithin(ms: number): Promise<boolean> {
     const drained = Promise.all(
-      this.services.map(({ app, runtime }) => Promise.all([runtime.close(), app.close()])),
+      this.services.map(({ app, runtime, sideListeners = [] }) =>
+        Promise.all([runtime.close(), app.close(), ...sideListeners.map((listener) => listener.close())]),
+      ),
     ).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
@@ -117,8 +133,9 @@ export class ServiceHost {
         return answerUnfinished(app, drainCutError(retryAfter), FORCED_ANSWER_FLUSH_MS);
       }),
     );
-    for (const { app, runtime } of this.services) {
+    for (const { app, runtime, sideListeners = [] } of this.services) {
       app.server.closeAllConnections();
+      for (const listener of sideListeners) listener.destroy();
       await runtime.destroy();
     }
   }
