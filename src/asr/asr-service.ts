@@ -11,6 +11,7 @@ import { registerAsrRoutes } from './asr-routes.js';
 import type { AsrEngine } from './engines/asr-engine.js';
 import { createAsrEngine } from './engines/create-asr-engine.js';
 import { WHISPER_MODELS } from './model-catalog.js';
+import { registerRealtimeRoutes } from './realtime/realtime-routes.js';
 import { registerUploads } from './upload.js';
 
 /** OpenAI's model id; it answers with whatever model ASR_MODEL loaded. */
@@ -65,6 +66,7 @@ export async function buildAsrService(
   const app = await createServiceApp(runtime);
   await registerUploads(app, settings.maxUploadSizeMb, settings.asr.uploadDiskReserveMb);
   registerAsrRoutes(app, runtime);
+  await registerRealtimeRoutes(app, runtime);
   registerAsrModelRoutes(app, runtime, cache);
   return { app, runtime };
 }

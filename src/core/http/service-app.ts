@@ -30,15 +30,26 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** Browsers cannot set headers on a WebSocket: OpenAI's clients send the key as a subprotocol. */
+const WEBSOCKET_KEY_PROTOCOL = 'openai-insecure-api-key.';
+
+function presentedKey(request: FastifyRequest): string {
+  const header = request.headers.authorization ?? '';
+  if (header.startsWith('Bearer ')) return header.slice(7).trim();
+  if (request.headers.upgrade?.toLowerCase() !== 'websocket') return '';
+  const protocols = String(request.headers['sec-websocket-protocol'] ?? '').split(',');
+  const offered = protocols.map((p) => p.trim()).find((p) => p.startsWith(WEBSOCKET_KEY_PROTOCOL));
+  return offered?.slice(WEBSOCKET_KEY_PROTOCOL.length) ?? '';
+}
+
 /** Bearer check in constant time: hashing first makes the lengths equal. */
 function registerApiKeyAuth(app: ServiceApp, apiKey: string | undefined): void {
   if (apiKey === undefined) return;
   const expected = digest(apiKey);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config?.open === true) return;
-    const header = request.headers.authorization ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    if (!timingSafeEqual(digest(presented), expected)) return sendError(reply, unauthorizedError());
+    if (!timingSafeEqual(digest(presentedKey(request)), expected))
+      return sendError(reply, unauthorizedError());
   });
 }
 

@@ -5,6 +5,7 @@ import { AdmissionQueue } from './admission-queue.js';
 import type { Clock } from './clock.js';
 import type { LoadableEngine } from './engine.js';
 import { InferenceGate } from './inference-gate.js';
+import { LiveSessions } from './live-sessions.js';
 import { ModelSlot } from './model-slot.js';
 import { ResourceGuard, type ResourceMonitor } from './resource-guard.js';
 
@@ -18,6 +19,8 @@ export class ServiceRuntime<E extends LoadableEngine> {
   readonly guard: ResourceGuard;
   readonly slot: ModelSlot<E>;
   readonly gate: InferenceGate<E>;
+  /** Open socket sessions (Realtime and the like), by protocol. */
+  readonly liveSessions: LiveSessions;
 
   constructor(
     readonly service: ServiceName,
@@ -46,6 +49,9 @@ export class ServiceRuntime<E extends LoadableEngine> {
       ...(clock ? { clock } : {}),
       events: this.slotEvents(),
     });
+    this.liveSessions = new LiveSessions((protocol, active) =>
+      metrics.liveSessions.set({ protocol }, active),
+    );
     this.gate = new InferenceGate({
       admission: this.admission,
       guard: this.guard,
