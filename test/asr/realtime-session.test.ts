@@ -48,7 +48,10 @@ describe('Realtime transcription over WebSocket (real server, real binding)', ()
         },
       });
       const updated = await client.next('transcription_session.updated');
-      assert.equal((updated.session?.input_audio_transcription as { language: string } | undefined)?.language, 'en');
+      assert.equal(
+        (updated.session?.input_audio_transcription as { language: string } | undefined)?.language,
+        'en',
+      );
 
       const pcm = Buffer.concat([
         silence(0.6),
