@@ -55,7 +55,7 @@ export interface RealtimeSessionOptions {
   /** The model name the session object shows (the loaded model answers, whatever is asked). */
   readonly modelName: string;
   readonly idleTimeoutMs: number;
-  /** Audio held at once: the buffer plus utterances waiting for transcription. */
+  /** Audio the input buffer holds (as much again may wait for transcription). */
   readonly maxBufferSeconds: number;
   readonly clock: Clock;
   readonly log: Pick<Logger, 'debug' | 'info' | 'warn'>;
@@ -196,11 +196,14 @@ export class RealtimeSession {
           ? decodeUlaw(bytes)
           : decodeAlaw(bytes);
     const rate = this.#rate();
-    const held = (this.#buffer.length + samples.length) / rate + this.#pendingSeconds;
-    if (held > this.options.maxBufferSeconds && (this.#detector === undefined || this.#pendingSeconds > 0)) {
+    const max = this.options.maxBufferSeconds;
+    const buffered = (this.#buffer.length + samples.length) / rate;
+    // The buffer holds `max` seconds (server VAD commits at that point), and as much again may
+    // wait for transcription: past that the service is too far behind and audio is refused.
+    if ((this.#detector === undefined && buffered > max) || buffered + this.#pendingSeconds > 2 * max) {
       throw new RealtimeEventError(
         'input_audio_buffer_full',
-        `The input audio buffer holds at most ${this.options.maxBufferSeconds} s of audio (with what waits for transcription): commit or clear it; this chunk was dropped.`,
+        `The input audio buffer holds at most ${max} s of audio, and ${max} s more waiting for transcription: commit or clear it, or wait for transcripts; this chunk was dropped.`,
         'audio',
       );
     }
