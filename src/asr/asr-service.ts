@@ -7,6 +7,7 @@ import type { Clock } from '../core/runtime/clock.js';
 import type { ResourceMonitor } from '../core/runtime/resource-guard.js';
 import { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { Settings } from '../core/settings.js';
+import { registerLivePage } from '../web/live-page.js';
 import { registerAsrRoutes } from './asr-routes.js';
 import type { AsrEngine } from './engines/asr-engine.js';
 import { createAsrEngine } from './engines/create-asr-engine.js';
@@ -67,6 +68,7 @@ export async function buildAsrService(
   await registerUploads(app, settings.maxUploadSizeMb, settings.asr.uploadDiskReserveMb);
   registerAsrRoutes(app, runtime);
   await registerRealtimeRoutes(app, runtime);
+  registerLivePage(app, 'asr', settings.apiKey !== undefined);
   registerAsrModelRoutes(app, runtime, cache);
   return { app, runtime };
 }

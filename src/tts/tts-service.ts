@@ -5,6 +5,7 @@ import type { Clock } from '../core/runtime/clock.js';
 import type { ResourceMonitor } from '../core/runtime/resource-guard.js';
 import { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { Settings } from '../core/settings.js';
+import { registerLivePage } from '../web/live-page.js';
 import { createTtsEngine } from './engines/create-tts-engine.js';
 import type { TtsEngine } from './engines/tts-engine.js';
 import { registerTtsRoutes } from './tts-routes.js';
@@ -28,5 +29,6 @@ export async function buildTtsService(
   );
   const app = await createServiceApp(runtime);
   registerTtsRoutes(app, runtime, settings.tts);
+  registerLivePage(app, 'tts', settings.apiKey !== undefined);
   return { app, runtime };
 }
