@@ -146,3 +146,24 @@ describe('Realtime sessions dropped abruptly (real server)', () => {
     }
   });
 });
+
+describe('Realtime sessions when the service drains (real server, SIGTERM)', () => {
+  it('each open session gets a shutting_down error and close code 1001, and the process exits 0', async () => {
+    const server = await ServiceProcess.start(['serve', 'asr'], {
+      ASR_MODEL: await testWhisperModel(),
+      DRAIN_NOTICE_SECONDS: '0.5',
+      SHUTDOWN_GRACE_SECONDS: '10',
+    });
+    try {
+      const client = await RealtimeClient.connect(server.url('asr'));
+      await client.next('transcription_session.created');
+      server.child.kill('SIGTERM');
+      await client.closed;
+      assert.equal(client.closeCode, 1001);
+      assert.equal(client.events.at(-1)?.error?.code, 'shutting_down');
+      assert.equal(await server.exited, 0);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -13,7 +13,7 @@ import type { ServiceApp } from '../../core/http/service-app-type.js';
 import { systemClock } from '../../core/runtime/clock.js';
 import type { ServiceRuntime } from '../../core/runtime/service-runtime.js';
 import type { AsrEngine } from '../engines/asr-engine.js';
-import { CLOSE_TRY_AGAIN_LATER, RealtimeSession } from './realtime-session.js';
+import { CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, RealtimeSession } from './realtime-session.js';
 import { runtimeTranscriber } from './utterance-transcriber.js';
 
 export const REALTIME_PROTOCOL = 'realtime';
@@ -62,9 +62,22 @@ export async function registerRealtimeRoutes(
   const { asr } = runtime.settings;
   runtime.liveSessions.define('realtime', asr.maxRealtimeSessions);
   const transcribe = runtimeTranscriber(runtime);
+  const sessions = new Set<RealtimeSession>();
   await app.register(async (scope) => {
     await scope.register(websocket, {
       options: { maxPayload: MAX_MESSAGE_BYTES, handleProtocols: chooseProtocol },
+      // When the listener closes (the end of a drain), each client is told why, with 1001 (going away).
+      preClose(done) {
+        for (const session of sessions) {
+          session.refuse(
+            'shutting_down',
+            'Server is shutting down: the session is closed.',
+            CLOSE_GOING_AWAY,
+          );
+        }
+        this.websocketServer.close();
+        done();
+      },
       // A client that resets its connection is not a server error.
       errorHandler: (error, socket, request) => {
         request.log.debug({ err: error }, 'realtime socket error');
@@ -103,7 +116,11 @@ export async function registerRealtimeRoutes(
           onEnd: () => release?.(),
           onUtterance: (result) => runtime.metrics.realtimeUtterances.inc({ result }),
         });
-        socket.on('close', () => session.end());
+        sessions.add(session);
+        socket.on('close', () => {
+          sessions.delete(session);
+          session.end();
+        });
         if (release === undefined) {
           session.refuse(
             'session_limit_reached',

@@ -71,6 +71,7 @@ const START_WINDOW_MS = 100;
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 export class RealtimeSession {
