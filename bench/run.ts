@@ -14,6 +14,11 @@ const BENCHES: { file: string; args: string[]; what: string }[] = [
     what: 'Wyoming synthesize time to first audio vs the HTTP route (issue 14)',
   },
   {
+    file: 'realtime-latency.js',
+    args: ['--rounds', '3'],
+    what: 'Realtime speech_stopped to completed vs the HTTP route, 5 s utterance (issue 14)',
+  },
+  {
     file: 'loadtest-ceiling.js',
     args: ['--duration', '5', '--rounds', '2'],
     what: 'load generator ceiling vs autocannon',

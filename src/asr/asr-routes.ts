@@ -4,6 +4,7 @@ import { decodeSpooledAudio, type SpooledAudio } from '../audio/decode-stream.js
 import type { PcmAudio } from '../audio/pcm-audio.js';
 import { invalidParameterError } from '../core/errors.js';
 import { clientAbortSignal } from '../core/http/client-abort.js';
+import { toVoiceStackError } from '../core/http/error-handler.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { AsrSettings } from '../core/settings.js';
@@ -22,8 +23,13 @@ import {
   formatBazarr,
   formatOpenAi,
   OPENAI_RESPONSE_FORMATS,
+  type OpenAiResponseFormat,
 } from './transcript-formats.js';
+import { streamTranscript } from './transcript-stream.js';
 import { assertDeclaredSizeWithinLimit, requireUpload, type UploadedFile } from './upload.js';
+
+/** The formats a transcript can be streamed in: text as it comes. Subtitles and verbose_json need the whole. */
+const STREAMABLE_FORMATS: readonly OpenAiResponseFormat[] = ['json', 'text'];
 
 const Granularities = Type.Array(Type.Enum(['segment', 'word'] as const), { maxItems: 2 });
 
@@ -40,6 +46,12 @@ const TranscriptionBody = Type.Object({
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   'timestamp_granularities[]': Type.Optional(Granularities),
   timestamp_granularities: Type.Optional(Granularities),
+  stream: Type.Optional(
+    Type.Boolean({
+      description:
+        'true: answer text/event-stream with transcript.text.delta events as segments are decoded, then transcript.text.done (json and text only)',
+    }),
+  ),
 });
 
 const BazarrUploadBody = Type.Object({ audio_file: Type.Unknown({ description: 'The audio file' }) });
@@ -128,8 +140,14 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
             'word timestamps need response_format=verbose_json',
           );
         }
+        if (body.stream === true && !STREAMABLE_FORMATS.includes(format)) {
+          throw invalidParameterError(
+            'stream',
+            `response_format=${format} cannot be streamed; use json or text, or leave stream unset`,
+          );
+        }
         const temperature = body.temperature ?? 0;
-        const transcript = await transcribe(request, reply, upload, {
+        const options = {
           task,
           language: task === 'translate' ? undefined : parseLanguage(body.language, 'language'),
           prompt: body.prompt,
@@ -137,7 +155,21 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
           wordTimestamps,
           vad: false,
           encoded: true,
-        });
+        };
+        if (body.stream === true) {
+          const stream = await streamTranscript(
+            (onSegment) => transcribe(request, reply, upload, { ...options, onSegment }),
+            (error) =>
+              toVoiceStackError(error, { maxUploadMb: maxUploadSizeMb, routeBodyLimitBytes: undefined }),
+            request.log,
+          );
+          return reply
+            .type('text/event-stream; charset=utf-8')
+            .header('cache-control', 'no-cache')
+            .header('x-accel-buffering', 'no')
+            .send(stream.body);
+        }
+        const transcript = await transcribe(request, reply, upload, options);
         return send(reply, formatOpenAi(transcript, format, { task, words: wordTimestamps, temperature }));
       },
     );

@@ -8,10 +8,12 @@ import {
 import { ModelCache } from '../core/models/model-cache.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { AsrSettings } from '../core/settings.js';
+import { registerLivePage } from '../web/live-page.js';
 import { registerAsrRoutes } from './asr-routes.js';
 import type { AsrEngine } from './engines/asr-engine.js';
 import { createAsrEngine } from './engines/create-asr-engine.js';
 import { WHISPER_MODELS } from './model-catalog.js';
+import { registerRealtimeRoutes } from './realtime/realtime-routes.js';
 import { registerUploads } from './upload.js';
 
 /** OpenAI's model id; it answers with whatever model ASR_MODEL loaded. */
@@ -52,7 +54,11 @@ export const asrService = defineService<AsrEngine, AsrSettings>({
     const { settings } = runtime;
     await registerUploads(app, settings.maxUploadSizeMb, runtime.serviceSettings.uploadDiskReserveMb);
     registerAsrRoutes(app, runtime);
+    await registerRealtimeRoutes(app, runtime);
     await app.register(modelRoutes, asrModelListing(runtime));
+  },
+  publicRoutes(app, runtime) {
+    registerLivePage(app, 'asr', runtime.settings.apiKey !== undefined);
   },
   async listings(app, runtime) {
     await app.register(audioModelListing, asrModelListing(runtime));

@@ -86,7 +86,13 @@ export async function transcribeInPieces(
     const { language, prompt } = assembly;
     const transcript = await engine.transcribe(
       padToMinimum(audio),
-      { ...options, language, prompt, speech },
+      {
+        ...options,
+        language,
+        prompt,
+        speech,
+        onSegment: streamedSegments(options, assembly, speech, offsetSamples),
+      },
       signal,
     );
     assembly.add(
@@ -96,6 +102,25 @@ export async function transcribeInPieces(
   };
   const total = await forEachBlock(chunks, transcribeBlock);
   return assembly.result(total / SAMPLE_RATE);
+}
+
+/**
+ * The caller's `onSegment`, given each block segment the assembly will keep (the same
+ * speech filter, the same id and offset), as the engine decodes it.
+ */
+function streamedSegments(
+  options: TranscribeOptions,
+  assembly: TranscriptAssembly,
+  speech: readonly SpeechRegion[],
+  offsetSamples: number,
+): ((segment: TranscriptSegment) => void) | undefined {
+  const emit = options.onSegment;
+  if (emit === undefined) return undefined;
+  let streamed = 0;
+  return (segment) => {
+    if (keepSpokenSegments([segment], speech).length === 0) return;
+    emit(shiftSegment(segment, assembly.segments.length + streamed++, offsetSamples / SAMPLE_RATE));
+  };
 }
 
 /** The engine's own VAD when it has one loaded (Silero), otherwise the energy gate. */

@@ -76,6 +76,7 @@ export const ErrorKinds = {
   headersTooLarge: kind('VS_ERR_HEADERS_TOO_LARGE', 431, 'invalid_request_error', 'headers_too_large'),
   requestTimeout: kind('VS_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request_timeout'),
   clientClosed: kind('VS_ERR_CLIENT_CLOSED', 499, 'invalid_request_error', 'client_closed'),
+  upgradeRequired: kind('VS_ERR_UPGRADE_REQUIRED', 426, 'invalid_request_error', 'upgrade_required'),
   engineFailed: kind('VS_ERR_ENGINE_FAILED', 500, 'server_error', 'engine_failed'),
   internal: kind('VS_ERR_INTERNAL', 500, 'server_error', 'internal'),
   protocol: kind('VS_ERR_PROTOCOL', 400, 'invalid_request_error', 'protocol'),
@@ -172,6 +173,11 @@ export function notFoundError(what: string): VoiceStackError {
 
 export function clientClosedError(): VoiceStackError {
   return new VoiceStackError(ErrorKinds.clientClosed, 'Client closed the request before it completed.');
+}
+
+/** A WebSocket endpoint asked for with plain HTTP. */
+export function upgradeRequiredError(what: string): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.upgradeRequired, `Upgrade required: ${what}`);
 }
 
 export function engineFailedError(engine: string, detail: string, cause?: unknown): VoiceStackError {

@@ -20,6 +20,8 @@ export class ServiceMetrics {
   readonly modelLoadDuration: Histogram;
   readonly audioSeconds: Counter;
   readonly speechGate: Counter<'decision'>;
+  readonly liveSessions: Gauge<'protocol'>;
+  readonly realtimeUtterances: Counter<'result'>;
 
   constructor(service: ServiceName) {
     this.registry.setDefaultLabels({ service });
@@ -98,6 +100,18 @@ export class ServiceMetrics {
       name: 'voice_stack_speech_gate_total',
       help: 'ASR blocks of audio (up to 5 min each) by the speech gate: speech (sent to the engine) or no_speech (never sent)',
       labelNames: ['decision'],
+      registers,
+    });
+    this.liveSessions = new Gauge({
+      name: 'voice_stack_live_sessions',
+      help: 'Socket sessions open now, by protocol (realtime, …)',
+      labelNames: ['protocol'],
+      registers,
+    });
+    this.realtimeUtterances = new Counter({
+      name: 'voice_stack_realtime_utterances_total',
+      help: 'Realtime utterances committed for transcription, by result (completed, failed, abandoned)',
+      labelNames: ['result'],
       registers,
     });
   }

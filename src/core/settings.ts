@@ -34,6 +34,10 @@ export interface AsrSettings extends ServiceSettings {
   readonly maxAudioHours: number;
   /** Uploads stop (503) once the spool's filesystem would have less than this free. */
   readonly uploadDiskReserveMb: number;
+  /** Realtime transcription WebSockets open at once; one more is refused (close code 1013). */
+  readonly maxRealtimeSessions: number;
+  /** A Realtime session with no client event for this long (and nothing being transcribed) is closed. */
+  readonly realtimeIdleTimeoutSeconds: number;
 }
 
 export interface TtsSettings extends ServiceSettings {
@@ -207,6 +211,8 @@ export function parseSettings(env: Env): Settings {
       vadModel: optionalPath(reader.raw('ASR_VAD_MODEL')),
       maxAudioHours: reader.read('MAX_AUDIO_HOURS', decimal(0.001, 48), 6),
       uploadDiskReserveMb: reader.read('UPLOAD_DISK_RESERVE_MB', decimal(0, 100_000_000), 2048),
+      maxRealtimeSessions: reader.read('MAX_REALTIME_SESSIONS', wholeNumber(0, 100_000), 16),
+      realtimeIdleTimeoutSeconds: reader.read('REALTIME_IDLE_TIMEOUT_SECONDS', decimal(1, 86_400), 60),
     },
     tts: {
       ...readServiceSettings(reader, 'tts', 5002),

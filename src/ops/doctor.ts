@@ -206,6 +206,8 @@ export function effectiveSettings(settings: Settings): Record<string, string> {
     TTS_DEVICE: settings.tts.device,
     MAX_TEXT_CHARS: String(settings.tts.maxTextChars),
     MAX_SPEECH_SECONDS: String(settings.tts.maxSpeechSeconds),
+    MAX_REALTIME_SESSIONS: String(settings.asr.maxRealtimeSessions),
+    REALTIME_IDLE_TIMEOUT_SECONDS: String(settings.asr.realtimeIdleTimeoutSeconds),
   };
   for (const service of ['asr', 'tts'] as const) {
     const s = settings[service];

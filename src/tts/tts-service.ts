@@ -7,6 +7,7 @@ import {
 } from '../core/http/model-listing.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { TtsSettings } from '../core/settings.js';
+import { registerLivePage } from '../web/live-page.js';
 import { createTtsEngine } from './engines/create-tts-engine.js';
 import type { TtsEngine } from './engines/tts-engine.js';
 import { registerSpeechRoutes, registerVoiceListing, ttsModelIds } from './tts-routes.js';
@@ -24,6 +25,9 @@ export const ttsService = defineService<TtsEngine, TtsSettings>({
   async routes(app, runtime) {
     registerSpeechRoutes(app, runtime);
     await app.register(modelRoutes, ttsModelListing(runtime));
+  },
+  publicRoutes(app, runtime) {
+    registerLivePage(app, 'tts', runtime.settings.apiKey !== undefined);
   },
   async listings(app, runtime) {
     registerVoiceListing(app, runtime);

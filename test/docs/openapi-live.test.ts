@@ -118,8 +118,9 @@ function checkCoverage(doc: OpenApiDocument, exchanges: readonly Exchange[]): vo
     for (const [method, operation] of Object.entries(operations)) {
       assert.ok(exercised.has(`${method} ${path}`), `${method.toUpperCase()} ${path} has no live check`);
       const statuses = Object.keys(operation.responses ?? {});
+      // 101 is the success of a WebSocket upgrade (/v1/realtime).
       assert.ok(
-        statuses.some((s) => /^2/.test(s)),
+        statuses.some((s) => /^2|^101$/.test(s)),
         `${method} ${path}: no success response`,
       );
       assert.ok(statuses.includes('4XX') && statuses.includes('5XX'), `${method} ${path}: ${statuses}`);
@@ -137,6 +138,7 @@ async function exerciseCommonRoutes(send: Send): Promise<void> {
   for (const path of ['/health', '/healthz', '/healthcheck', '/health/detailed', '/ready', '/metrics']) {
     await send('get', path, path);
   }
+  await send('get', '/', '/');
   await send('get', '/v1/models', '/v1/models');
   await send('get', '/v1/audio/models', '/v1/audio/models');
   await send('get', '/v1/models/{id}', '/v1/models/no-such-model', { expect: 404 });
@@ -167,6 +169,8 @@ describe('/openapi.json against live responses (real services, real engines)', (
     await exerciseCommonRoutes(send);
     await send('get', '/v1/models/{id}', '/v1/models/whisper-1');
     await send('get', '/bazarr/models', '/bazarr/models');
+    // Plain HTTP on the WebSocket route: the documented 426 (the upgrade itself is tested in test/asr/realtime-*).
+    await send('get', '/v1/realtime', '/v1/realtime?intent=transcription', { expect: 426 });
     for (const format of ['json', 'verbose_json', 'text', 'srt', 'vtt']) {
       const body = form({ model: 'whisper-1', response_format: format }, audio('file'));
       await send('post', '/v1/audio/transcriptions', '/v1/audio/transcriptions', { body });

@@ -17,6 +17,12 @@ export interface TranscribeOptions {
    * packed into the engine's windows, so silence between them is never heard.
    */
   readonly speech?: readonly SpeechRegion[] | undefined;
+  /**
+   * Called with each segment as soon as it is decoded (the same segment, times and text the
+   * transcript will hold). An engine that can stop inside a long call decodes in whisper's
+   * 30 s windows when this is set, so the text arrives window by window.
+   */
+  readonly onSegment?: ((segment: TranscriptSegment) => void) | undefined;
 }
 
 export interface SpeechRegion {

@@ -97,6 +97,11 @@ function toSegment(
   return wordTimestamps ? { ...segment, words: wordsFromTokens(tokens, piece) } : segment;
 }
 
+/** Whisper's last timestamp can run past the end of the audio it was given. */
+function clampSegment(segment: TranscriptSegment, duration: number): TranscriptSegment {
+  return { ...segment, start: Math.min(segment.start, duration), end: Math.min(segment.end, duration) };
+}
+
 /**
  * whisper.cpp behind AsrEngine. Which native build runs the model:
  * - `cuda`/`auto`: @fugood/whisper.node's CUDA build when its libraries load and it finds a GPU;
@@ -168,11 +173,17 @@ export class WhisperCppEngine implements AsrEngine {
   async transcribe(audio: PcmAudio, options: TranscribeOptions, signal: AbortSignal): Promise<Transcript> {
     const backend = this.requireBackend();
     const duration = audio.samples.length / audio.sampleRate;
+    // Streamed text comes a window at a time: the binding reports only the last of the segments
+    // a window decodes, so each window is its own call and its segments are handed on together.
+    const maxSeconds =
+      options.onSegment === undefined
+        ? backend.maxCallSeconds
+        : Math.min(MAX_PIECE_SECONDS, backend.maxCallSeconds);
     const pieces = options.speech
-      ? packSpeech(audio.samples, options.speech, backend.maxCallSeconds)
+      ? packSpeech(audio.samples, options.speech, maxSeconds)
       : options.vad
-        ? await this.speechPieces(audio.samples, backend.maxCallSeconds, signal)
-        : splitIntoPieces(audio.samples, backend.maxCallSeconds);
+        ? await this.speechPieces(audio.samples, maxSeconds, signal)
+        : splitIntoPieces(audio.samples, maxSeconds);
     let language = options.language;
     let prompt = options.prompt;
     const segments: TranscriptSegment[] = [];
@@ -193,20 +204,16 @@ export class WhisperCppEngine implements AsrEngine {
       // The first window's language holds for the rest, as whisper does for one long input.
       language ??= result.language;
       for (const native of result.segments) {
-        segments.push(toSegment(segments.length, native, piece, options.wordTimestamps));
+        const segment = clampSegment(
+          toSegment(segments.length, native, piece, options.wordTimestamps),
+          duration,
+        );
+        segments.push(segment);
+        options.onSegment?.(segment);
       }
       prompt = carriedPrompt(segments, prompt);
     }
-    return {
-      language: language ?? 'en',
-      duration,
-      text: segments.map((s) => s.text).join(''),
-      segments: segments.map((s) => ({
-        ...s,
-        start: Math.min(s.start, duration),
-        end: Math.min(s.end, duration),
-      })),
-    };
+    return { language: language ?? 'en', duration, text: segments.map((s) => s.text).join(''), segments };
   }
 
   async detectLanguage(audio: PcmAudio, signal: AbortSignal): Promise<DetectedLanguage> {

@@ -51,6 +51,9 @@ const DetailedHealthBody = Open({
     max_upload_mb: Type.Number(),
     queue_timeout_seconds: Type.Number(),
   }),
+  live_sessions: Type.Record(Type.String(), Type.Object({ active: Type.Integer(), max: Type.Integer() }), {
+    description: 'Open socket sessions by protocol (realtime: the Realtime WebSocket), and their bound',
+  }),
 });
 
 export type HealthStatus = 'ok' | 'overloaded' | 'draining';
@@ -97,6 +100,7 @@ export function detailedHealth<E extends LoadableEngine>(runtime: ServiceRuntime
       max_upload_mb: runtime.settings.maxUploadSizeMb,
       queue_timeout_seconds: runtime.settings.queueTimeoutSeconds,
     },
+    live_sessions: runtime.liveSessions.snapshot(),
   };
 }
 

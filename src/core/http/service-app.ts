@@ -29,6 +29,8 @@ export interface ServiceRoutes<E extends LoadableEngine, S extends ServiceSettin
   readonly routes: RouteRegistrar<E, S>;
   /** Model and voice lists: open unless LISTINGS_REQUIRE_API_KEY=true. */
   readonly listings?: RouteRegistrar<E, S>;
+  /** Always open: the try-it page holds nothing secret (it asks for the key itself). */
+  readonly publicRoutes?: RouteRegistrar<E, S>;
 }
 
 /** Echoes the request id, and closes each connection once the service drains. */
@@ -124,6 +126,7 @@ export async function createServiceApp<E extends LoadableEngine, S extends Servi
     await open.register(healthRoutes, { runtime });
     if (!settings.metricsRequireApiKey) await open.register(metricsRoute, { metrics });
     if (listings && !settings.listingsRequireApiKey) await listings(open, runtime);
+    if (service.publicRoutes) await service.publicRoutes(open, runtime);
   });
   await app.register(async function protectedRoutes(api: ServiceApp) {
     if (settings.apiKey !== undefined) await api.register(apiKeyAuth, { apiKey: settings.apiKey });

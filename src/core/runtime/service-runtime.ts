@@ -5,6 +5,7 @@ import { AdmissionQueue } from './admission-queue.js';
 import type { Clock } from './clock.js';
 import type { EngineDescription, LoadableEngine } from './engine.js';
 import { InferenceGate } from './inference-gate.js';
+import { LiveSessions } from './live-sessions.js';
 import { ModelSlot } from './model-slot.js';
 import { ResourceGuard, type ResourceMonitor } from './resource-guard.js';
 
@@ -34,6 +35,8 @@ export class ServiceRuntime<E extends LoadableEngine, S extends ServiceSettings 
   readonly guard: ResourceGuard;
   readonly slot: ModelSlot<E>;
   readonly gate: InferenceGate<E>;
+  /** Open socket sessions (Realtime and the like), by protocol. */
+  readonly liveSessions: LiveSessions;
   private drainAnnounced = false;
 
   constructor(options: ServiceRuntimeOptions<E, S>) {
@@ -60,6 +63,9 @@ export class ServiceRuntime<E extends LoadableEngine, S extends ServiceSettings 
       ...(clock ? { clock } : {}),
       events: this.slotEvents(),
     });
+    this.liveSessions = new LiveSessions((protocol, active) =>
+      metrics.liveSessions.set({ protocol }, active),
+    );
     this.gate = new InferenceGate({
       admission: this.admission,
       guard: this.guard,
