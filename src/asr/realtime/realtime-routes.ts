@@ -17,8 +17,12 @@ import { CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, RealtimeSession } from './real
 import { runtimeTranscriber } from './utterance-transcriber.js';
 
 export const REALTIME_PROTOCOL = 'realtime';
-/** OpenAI takes up to 15 MiB of audio in one append; its base64 is a third larger. */
-const MAX_MESSAGE_BYTES = 21 * 1024 * 1024;
+/**
+ * One message at most: the base64 of a little more than the buffer's two minutes of pcm16
+ * (5.8 MB). OpenAI takes 15 MiB appends, but one that large could never fit the buffer, and
+ * each message is held whole in memory while it arrives. Larger closes the socket (1009).
+ */
+const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** Two minutes: about 6 MB of 24 kHz pcm16 per session, held until committed. */
 export const MAX_BUFFER_SECONDS = 120;
 /** A client that stops reading is cut once this much of its events waits to be sent. */
