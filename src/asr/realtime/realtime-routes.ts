@@ -8,7 +8,7 @@
 import websocket from '@fastify/websocket';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
-import { invalidParameterError, upgradeRequiredError } from '../../core/errors.js';
+import { invalidParameterError, originNotAllowedError, upgradeRequiredError } from '../../core/errors.js';
 import type { ServiceApp } from '../../core/http/service-app-type.js';
 import { systemClock } from '../../core/runtime/clock.js';
 import type { ServiceRuntime } from '../../core/runtime/service-runtime.js';
@@ -40,6 +40,20 @@ function chooseProtocol(protocols: Set<string>): string | false {
   if (protocols.has(REALTIME_PROTOCOL)) return REALTIME_PROTOCOL;
   const plain = [...protocols].find((p) => !p.startsWith('openai-insecure-api-key.'));
   return plain ?? [...protocols][0] ?? false;
+}
+
+/**
+ * Browsers send `Origin` with every WebSocket and apply no CORS to it, so a page on any site
+ * could open a session from the visitor's browser and network. Allowed: no Origin (not a
+ * browser), the service's own pages, and what CORS_ORIGINS allows.
+ */
+function originAllowed(origin: string, host: string | undefined, allowed: readonly string[]): boolean {
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 function socketAdapter(socket: WebSocket) {
@@ -105,6 +119,13 @@ export async function registerRealtimeRoutes(
             'intent',
             "must be 'transcription': this service serves transcription sessions",
           );
+        }
+        const origin = request.headers.origin;
+        if (
+          origin !== undefined &&
+          !originAllowed(origin, request.headers.host, runtime.settings.corsOrigins)
+        ) {
+          throw originNotAllowedError(origin);
         }
       },
       wsHandler: (socket, request) => {
