@@ -77,6 +77,7 @@ export const ErrorKinds = {
   requestTimeout: kind('VS_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request_timeout'),
   clientClosed: kind('VS_ERR_CLIENT_CLOSED', 499, 'invalid_request_error', 'client_closed'),
   upgradeRequired: kind('VS_ERR_UPGRADE_REQUIRED', 426, 'invalid_request_error', 'upgrade_required'),
+  originNotAllowed: kind('VS_ERR_ORIGIN_NOT_ALLOWED', 403, 'invalid_request_error', 'origin_not_allowed'),
   engineFailed: kind('VS_ERR_ENGINE_FAILED', 500, 'server_error', 'engine_failed'),
   internal: kind('VS_ERR_INTERNAL', 500, 'server_error', 'internal'),
   protocol: kind('VS_ERR_PROTOCOL', 400, 'invalid_request_error', 'protocol'),
@@ -178,6 +179,14 @@ export function clientClosedError(): VoiceStackError {
 /** A WebSocket endpoint asked for with plain HTTP. */
 export function upgradeRequiredError(what: string): VoiceStackError {
   return new VoiceStackError(ErrorKinds.upgradeRequired, `Upgrade required: ${what}`);
+}
+
+/** A browser page from another site opening a WebSocket (browsers apply no CORS to them). */
+export function originNotAllowedError(origin: string): VoiceStackError {
+  return new VoiceStackError(
+    ErrorKinds.originNotAllowed,
+    `Origin not allowed: pages from ${origin.slice(0, 200)} may not open sessions here; add it to CORS_ORIGINS.`,
+  );
 }
 
 export function engineFailedError(engine: string, detail: string, cause?: unknown): VoiceStackError {

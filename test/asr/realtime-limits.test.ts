@@ -97,6 +97,15 @@ describe('Realtime bounds: sessions, idle clients, buffered audio (real server)'
       await client.close();
     }
   });
+
+  it('a message over 8 MiB closes the session with 1009 and frees its place', async () => {
+    const client = await RealtimeClient.connect(base);
+    await client.next('transcription_session.created');
+    client.append(silence(200));
+    await client.closed;
+    assert.equal(client.closeCode, 1009);
+    await waitForIdle(base, 5000);
+  });
 });
 
 describe('Realtime sessions dropped abruptly (real server)', () => {

@@ -227,6 +227,16 @@ describe('Realtime transcription over WebSocket (real server, real binding)', ()
     );
   });
 
+  it("a page from another site may not open a session; the service's own pages and non-browsers may", async () => {
+    await assert.rejects(
+      RealtimeClient.connect(base, { headers: { origin: 'https://elsewhere.example' } }),
+      /HTTP 403/,
+    );
+    const own = await RealtimeClient.connect(base, { headers: { origin: base } });
+    await own.next('transcription_session.created');
+    await own.close();
+  });
+
   it('plain HTTP gets 426, another intent 400', async () => {
     const plain = await request(`${base}/v1/realtime?intent=transcription`);
     assert.equal(plain.statusCode, 426);

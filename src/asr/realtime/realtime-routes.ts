@@ -8,7 +8,7 @@
 import websocket from '@fastify/websocket';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
-import { invalidParameterError, upgradeRequiredError } from '../../core/errors.js';
+import { invalidParameterError, originNotAllowedError, upgradeRequiredError } from '../../core/errors.js';
 import type { ServiceApp } from '../../core/http/service-app-type.js';
 import { systemClock } from '../../core/runtime/clock.js';
 import type { ServiceRuntime } from '../../core/runtime/service-runtime.js';
@@ -17,8 +17,12 @@ import { CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, RealtimeSession } from './real
 import { runtimeTranscriber } from './utterance-transcriber.js';
 
 export const REALTIME_PROTOCOL = 'realtime';
-/** OpenAI takes up to 15 MiB of audio in one append; its base64 is a third larger. */
-const MAX_MESSAGE_BYTES = 21 * 1024 * 1024;
+/**
+ * One message at most: the base64 of a little more than the buffer's two minutes of pcm16
+ * (5.8 MB). OpenAI takes 15 MiB appends, but one that large could never fit the buffer, and
+ * each message is held whole in memory while it arrives. Larger closes the socket (1009).
+ */
+const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** Two minutes: about 6 MB of 24 kHz pcm16 per session, held until committed. */
 export const MAX_BUFFER_SECONDS = 120;
 /** A client that stops reading is cut once this much of its events waits to be sent. */
@@ -36,6 +40,20 @@ function chooseProtocol(protocols: Set<string>): string | false {
   if (protocols.has(REALTIME_PROTOCOL)) return REALTIME_PROTOCOL;
   const plain = [...protocols].find((p) => !p.startsWith('openai-insecure-api-key.'));
   return plain ?? [...protocols][0] ?? false;
+}
+
+/**
+ * Browsers send `Origin` with every WebSocket and apply no CORS to it, so a page on any site
+ * could open a session from the visitor's browser and network. Allowed: no Origin (not a
+ * browser), the service's own pages, and what CORS_ORIGINS allows.
+ */
+function originAllowed(origin: string, host: string | undefined, allowed: readonly string[]): boolean {
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 function socketAdapter(socket: WebSocket) {
@@ -103,6 +121,13 @@ export async function registerRealtimeRoutes(
             'intent',
             "must be 'transcription': this service serves transcription sessions",
           );
+        }
+        const origin = request.headers.origin;
+        if (
+          origin !== undefined &&
+          !originAllowed(origin, request.headers.host, runtime.settings.corsOrigins)
+        ) {
+          throw originNotAllowedError(origin);
         }
       },
       wsHandler: (socket, request) => {
