@@ -10,6 +10,7 @@ import type { EventLimits } from './event-parser.js';
 import { TtsSession } from './tts-session.js';
 import { asrInfo, ttsInfo } from './wyoming-info.js';
 import { type WyomingConnection, WyomingServer, type WyomingSession } from './wyoming-server.js';
+import { advertiseWyoming, type ZeroconfAdvert } from './zeroconf.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -27,6 +28,8 @@ const MAX_TTS_PAYLOAD_BYTES = 64 * KIB;
  * service; a port that was set must open, like the HTTP one.
  */
 class WyomingListener implements SideListener {
+  private advert: ZeroconfAdvert | undefined;
+
   constructor(
     private readonly server: WyomingServer,
     private readonly listener: WyomingListenerSettings,
@@ -35,9 +38,12 @@ class WyomingListener implements SideListener {
   ) {}
 
   async listen(host: string): Promise<void> {
-    const setting = this.logger.bindings().service === 'asr' ? 'WYOMING_ASR_PORT' : 'WYOMING_TTS_PORT';
+    const service = this.logger.bindings().service === 'asr' ? 'asr' : 'tts';
+    const setting = service === 'asr' ? 'WYOMING_ASR_PORT' : 'WYOMING_TTS_PORT';
+    let port: number;
     try {
       const address = await this.server.listen(host, this.listener.port);
+      port = address.port;
       this.logger.info(
         {
           event: 'wyoming_listening',
@@ -60,19 +66,17 @@ class WyomingListener implements SideListener {
         `Wyoming has no authentication: ${setting} is open to anyone who reaches it, API_KEY or not`,
       );
     }
-    if (this.settings.wyoming.zeroconf) {
-      this.logger.warn(
-        { event: 'wyoming_zeroconf_unavailable' },
-        'WYOMING_ZEROCONF=true, but this build has no mDNS library: add the service in Home Assistant by host and port',
-      );
-    }
+    if (this.settings.wyoming.zeroconf) this.advert = advertiseWyoming(service, port, this.logger);
   }
 
-  close(): Promise<void> {
-    return this.server.close();
+  /** The advert goes first: Home Assistant should stop connecting before the port closes. */
+  async close(): Promise<void> {
+    await this.advert?.close();
+    await this.server.close();
   }
 
   destroy(): void {
+    void this.advert?.close();
     this.server.destroy();
   }
 }
