@@ -26,7 +26,7 @@ import { assertDeclaredSizeWithinLimit, requireUpload, type UploadedFile } from 
 
 const Granularities = Type.Array(Type.Enum(['segment', 'word'] as const), { maxItems: 2 });
 
-const TranscriptionBody = Type.Object({
+export const TranscriptionBody = Type.Object({
   file: Type.Unknown({ description: 'The audio file (any common container)' }),
   model: Type.Optional(
     Type.String({ maxLength: 256, description: 'whisper-1 or a catalog name (the loaded model answers)' }),
@@ -64,7 +64,7 @@ const DetectQuery = Type.Object({
   ),
 });
 
-function parseLanguage(value: string | undefined, param: string): string | undefined {
+export function parseLanguage(value: string | undefined, param: string): string | undefined {
   if (value === undefined || value === '' || value.toLowerCase() === 'auto') return undefined;
   const code = normaliseLanguage(value);
   if (code === undefined) throw invalidParameterError(param, `unknown language '${value}'`);

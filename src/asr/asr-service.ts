@@ -7,6 +7,7 @@ import type { Clock } from '../core/runtime/clock.js';
 import type { ResourceMonitor } from '../core/runtime/resource-guard.js';
 import { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { Settings } from '../core/settings.js';
+import { registerJobs } from '../jobs/register-jobs.js';
 import { registerAsrRoutes } from './asr-routes.js';
 import type { AsrEngine } from './engines/asr-engine.js';
 import { createAsrEngine } from './engines/create-asr-engine.js';
@@ -43,13 +44,13 @@ function registerAsrModelRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngi
   });
 }
 
-/** The ASR service: whisper.cpp behind the guard rails, OpenAI and Bazarr routes. */
-export async function buildAsrService(
+/** The ASR guard rails around whisper.cpp, without HTTP: the service's, and a job worker's. */
+export function buildAsrRuntime(
   settings: Settings,
   logger: Logger,
   monitor: ResourceMonitor,
   options: { engine?: AsrEngine; clock?: Clock } = {},
-): Promise<{ app: ServiceApp; runtime: ServiceRuntime<AsrEngine> }> {
+): { runtime: ServiceRuntime<AsrEngine>; cache: ModelCache } {
   const serviceLogger = logger.child({ service: 'asr' });
   const cache = new ModelCache(settings.modelCacheDir);
   const engine = options.engine ?? createAsrEngine(settings.asr, cache, serviceLogger);
@@ -62,9 +63,21 @@ export async function buildAsrService(
     monitor,
     options.clock,
   );
+  return { runtime, cache };
+}
+
+/** The ASR service: whisper.cpp behind the guard rails, OpenAI and Bazarr routes, and the jobs API. */
+export async function buildAsrService(
+  settings: Settings,
+  logger: Logger,
+  monitor: ResourceMonitor,
+  options: { engine?: AsrEngine; clock?: Clock } = {},
+): Promise<{ app: ServiceApp; runtime: ServiceRuntime<AsrEngine> }> {
+  const { runtime, cache } = buildAsrRuntime(settings, logger, monitor, options);
   const app = await createServiceApp(runtime);
   await registerUploads(app, settings.maxUploadSizeMb, settings.asr.uploadDiskReserveMb);
   registerAsrRoutes(app, runtime);
   registerAsrModelRoutes(app, runtime, cache);
+  registerJobs(app, runtime);
   return { app, runtime };
 }

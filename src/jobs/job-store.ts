@@ -1,0 +1,181 @@
+import type { Redis } from 'ioredis';
+import type { Transcript } from '../asr/engines/asr-engine.js';
+import { jobKeys } from './job-keys.js';
+import type { FinishedStatus, JobError, JobRecord, JobRequest, JobStatus } from './job-record.js';
+
+/**
+ * Ends a job once, whoever gets there first (a worker finishing, a second worker after a
+ * stalled run, a DELETE): `finished_at` is the latch. Stores the result with the
+ * retention TTL, deletes the audio at once and starts the record's TTL.
+ * KEYS: record, audio, result, finished counts. ARGV: status, now, error, result, ttl, progress.
+ */
+const FINISH_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'finished_at') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[6]) end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
+redis.call('DEL', KEYS[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
+return 1`;
+
+/** Marks a job running unless it has ended; returns 2 on its first start, 1 on a later one, 0 if ended. */
+const START_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'finished_at') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[2])
+if redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) == 1 then return 2 end
+return 1`;
+
+const PROGRESS_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'status') == 'running' then redis.call('HSET', KEYS[1], 'progress', ARGV[1]) end
+return 0`;
+
+interface ScriptedRedis extends Redis {
+  finishJob(...args: (string | number)[]): Promise<number>;
+  startJob(...args: (string | number)[]): Promise<number>;
+  jobProgress(...args: (string | number)[]): Promise<number>;
+}
+
+export interface StoredResult {
+  readonly transcript: Transcript;
+}
+
+/** Voice Stack's job records in Redis, beside BullMQ's own keys (which only schedule). */
+export class JobStore {
+  readonly #redis: ScriptedRedis;
+  readonly #retentionSeconds: number;
+
+  constructor(redis: Redis, retentionHours: number) {
+    redis.defineCommand('finishJob', { numberOfKeys: 4, lua: FINISH_SCRIPT });
+    redis.defineCommand('startJob', { numberOfKeys: 1, lua: START_SCRIPT });
+    redis.defineCommand('jobProgress', { numberOfKeys: 1, lua: PROGRESS_SCRIPT });
+    this.#redis = redis as ScriptedRedis;
+    this.#retentionSeconds = Math.max(1, Math.round(retentionHours * 3600));
+  }
+
+  get redis(): Redis {
+    return this.#redis;
+  }
+
+  async create(id: string, request: JobRequest, audio: Buffer, audioSeconds: number, now: number) {
+    await this.#redis
+      .multi()
+      .hset(jobKeys.record(id), {
+        status: 'queued',
+        created_at: String(now),
+        audio_seconds: String(audioSeconds),
+        progress: '0',
+        request: JSON.stringify(request),
+      })
+      .set(jobKeys.audio(id), audio)
+      .zadd(jobKeys.index, now, id)
+      .zremrangebyscore(jobKeys.index, '-inf', now - this.#retentionSeconds * 1000)
+      .exec();
+  }
+
+  /** Undoes `create` when the job could not be queued. */
+  async discard(id: string): Promise<void> {
+    await this.#redis.del(jobKeys.record(id), jobKeys.audio(id), jobKeys.result(id));
+    await this.#redis.zrem(jobKeys.index, id);
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    return parseRecord(id, await this.#redis.hgetall(jobKeys.record(id)));
+  }
+
+  /** The newest jobs first, at most `limit`, of one status when given. */
+  async list(limit: number, status: JobStatus | undefined): Promise<JobRecord[]> {
+    const found: JobRecord[] = [];
+    const page = 200;
+    for (let start = 0; found.length < limit && start < 10_000; start += page) {
+      const ids = await this.#redis.zrevrange(jobKeys.index, start, start + page - 1);
+      if (ids.length === 0) break;
+      const pipeline = this.#redis.pipeline();
+      for (const id of ids) pipeline.hgetall(jobKeys.record(id));
+      const replies = (await pipeline.exec()) ?? [];
+      const gone: string[] = [];
+      ids.forEach((id, i) => {
+        const record = parseRecord(id, (replies[i]?.[1] ?? {}) as Record<string, string>);
+        if (record === undefined) gone.push(id);
+        else if ((status === undefined || record.status === status) && found.length < limit)
+          found.push(record);
+      });
+      // Records past their retention have expired: their index entries go too.
+      if (gone.length > 0) await this.#redis.zrem(jobKeys.index, ...gone);
+    }
+    return found;
+  }
+
+  /** The job's audio, compressed; undefined once the job has ended (or the audio expired). */
+  async audio(id: string): Promise<Buffer | undefined> {
+    return (await this.#redis.getBuffer(jobKeys.audio(id))) ?? undefined;
+  }
+
+  async result(id: string): Promise<StoredResult | undefined> {
+    const text = await this.#redis.get(jobKeys.result(id));
+    return text === null ? undefined : (JSON.parse(text) as StoredResult);
+  }
+
+  /** 'first' on the job's first start, 'again' after a stalled or handed-back run, 'ended' if it has ended. */
+  async start(id: string, worker: string, now: number): Promise<'first' | 'again' | 'ended'> {
+    const started = await this.#redis.startJob(jobKeys.record(id), now, worker);
+    return started === 2 ? 'first' : started === 1 ? 'again' : 'ended';
+  }
+
+  async progress(id: string, fraction: number): Promise<void> {
+    await this.#redis.jobProgress(jobKeys.record(id), fraction.toFixed(4));
+  }
+
+  /** True when this call ended the job; false when it had already ended. */
+  async finish(
+    id: string,
+    status: FinishedStatus,
+    now: number,
+    outcome: { result?: StoredResult; error?: JobError } = {},
+  ): Promise<boolean> {
+    const done = await this.#redis.finishJob(
+      jobKeys.record(id),
+      jobKeys.audio(id),
+      jobKeys.result(id),
+      jobKeys.finished,
+      status,
+      now,
+      outcome.error ? JSON.stringify(outcome.error) : '',
+      outcome.result ? JSON.stringify(outcome.result) : '',
+      this.#retentionSeconds,
+      status === 'succeeded' ? '1' : '',
+    );
+    return done === 1;
+  }
+
+  /** Jobs ended so far across the fleet, by status. */
+  async finishedCounts(): Promise<Record<string, number>> {
+    const counts = await this.#redis.hgetall(jobKeys.finished);
+    return Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** 1 for the next job a worker takes, counted on BullMQ's wait list; undefined when not on it. */
+  async queuePosition(waitList: string, id: string): Promise<number | undefined> {
+    const [index, length] = await Promise.all([this.#redis.lpos(waitList, id), this.#redis.llen(waitList)]);
+    return index === null ? undefined : length - index;
+  }
+}
+
+function parseRecord(id: string, hash: Record<string, string>): JobRecord | undefined {
+  if (hash.status === undefined || hash.request === undefined) return undefined;
+  const time = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+  return {
+    id,
+    status: hash.status as JobStatus,
+    createdAt: Number(hash.created_at),
+    startedAt: time(hash.started_at),
+    finishedAt: time(hash.finished_at),
+    audioSeconds: Number(hash.audio_seconds ?? 0),
+    progress: Number(hash.progress ?? 0),
+    error: hash.error === undefined ? undefined : (JSON.parse(hash.error) as JobError),
+    request: JSON.parse(hash.request) as JobRequest,
+  };
+}
