@@ -55,7 +55,11 @@ export class RedisServer {
     this.#exited = once(child, 'exit');
     const deadline = Date.now() + 10_000;
     while (true) {
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const client = new Redis(this.url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       client.on('error', () => {});
       try {
         await client.connect();
