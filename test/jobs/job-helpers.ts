@@ -38,6 +38,10 @@ export async function submitJob(
 
 export async function getJob(base: string, id: string): Promise<JobView> {
   const response = await request(`${base}${JOBS}/${id}`);
+  if (response.statusCode === 503) {
+    await response.body.dump();
+    throw Object.assign(new Error(`GET job ${id}: 503`), { unavailable: true });
+  }
   if (response.statusCode !== 200)
     throw new Error(`GET job ${id}: ${response.statusCode} ${await response.body.text()}`);
   return (await response.body.json()) as JobView;
@@ -50,9 +54,14 @@ export async function waitForJob(
   timeoutMs = 60_000,
 ): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
+  let job: JobView | undefined;
   while (true) {
-    const job = await getJob(base, id);
-    if (until(job)) return job;
+    // 503 while Redis restarts: keep asking.
+    job = await getJob(base, id).catch((error: { unavailable?: boolean }) => {
+      if (error.unavailable) return job;
+      throw error;
+    });
+    if (job && until(job)) return job;
     if (Date.now() > deadline) throw new Error(`job ${id} stuck at ${JSON.stringify(job)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
