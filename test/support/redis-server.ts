@@ -44,7 +44,8 @@ export class RedisServer {
 
   /** Starts (again, on the same folder and port) and waits until it answers PING. */
   async restart(): Promise<void> {
-    if (this.#child && this.#child.exitCode === null) throw new Error('redis-server is running');
+    if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null)
+      throw new Error('redis-server is running');
     const args = [
       ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir],
       ...['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
