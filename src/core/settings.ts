@@ -242,11 +242,9 @@ function readJobSettings(reader: EnvReader): JobSettings {
   };
 }
 
-const redisUrl = z
-  .string()
-  .refine((value) => /^rediss?:\/\/[^\s]+$/.test(value), {
-    message: 'expected redis://host:port or rediss://…',
-  });
+const redisUrl = z.string().refine((value) => /^rediss?:\/\/[^\s]+$/.test(value), {
+  message: 'expected redis://host:port or rediss://…',
+});
 
 /** `.env` in `cwd` (or `envFile`) under the process environment, which wins. */
 export function loadSettings(

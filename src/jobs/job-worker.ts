@@ -168,7 +168,12 @@ export class JobWorker {
     const { id } = job.data;
     const { store } = this.backend;
     const begun = Date.now();
-    if (!this.runtime.guard.check().ok) return this.#later(job, token);
+    if (!this.runtime.guard.check().ok) {
+      // Taken just as the guard tripped: stop taking more, and leave this one to other workers.
+      await this.#watchResources();
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     const controller = new AbortController();
     this.#active.set(id, controller);
     try {

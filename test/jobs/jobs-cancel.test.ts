@@ -36,7 +36,9 @@ describe('cancelling jobs (one worker, one slot)', () => {
     assert.equal(queued.queue_position, 1);
     // The first block has reached the engine (the speech gate counts it on its way in).
     const deadline = Date.now() + 20_000;
-    while ((await metricValue(worker.url('asr'), 'voice_stack_speech_gate_total', { decision: 'speech' })) < 1) {
+    while (
+      (await metricValue(worker.url('asr'), 'voice_stack_speech_gate_total', { decision: 'speech' })) < 1
+    ) {
       if (Date.now() > deadline) throw new Error('the engine never started');
       await new Promise((r) => setTimeout(r, 20));
     }
