@@ -14,6 +14,7 @@ import {
 import type { AsrEngine, AsrTask, TranscribeOptions, Transcript } from './engines/asr-engine.js';
 import { MAX_PIECE_SECONDS, SAMPLE_RATE } from './engines/audio-windows.js';
 import { languageName, normaliseLanguage } from './languages.js';
+import type { RemoteTranscriber } from './remote-transcriber.js';
 import { transcribeInPieces } from './transcribe-in-pieces.js';
 import {
   BAZARR_OUTPUTS,
@@ -76,7 +77,11 @@ function send(reply: FastifyReply, formatted: FormattedTranscript): FastifyReply
 }
 
 /** The OpenAI and Bazarr ASR routes. They know the engine interface, never an engine. */
-export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine>): void {
+export function registerAsrRoutes(
+  app: ServiceApp,
+  runtime: ServiceRuntime<AsrEngine>,
+  remote?: RemoteTranscriber,
+): void {
   const { maxUploadSizeMb } = runtime.settings;
   const maxSeconds = runtime.settings.asr.maxAudioHours * 3600;
   const decode = (upload: UploadedFile, encoded: boolean, signal: AbortSignal) =>
@@ -85,8 +90,28 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
     assertDeclaredSizeWithinLimit(request, maxUploadSizeMb);
     runtime.gate.admit();
   };
+  // With ASR_DISPATCH=queue the fleet's backlog decides, not this node's slots.
+  const admitTranscription = async (request: FastifyRequest) => {
+    if (remote === undefined) return admitBeforeUpload(request);
+    assertDeclaredSizeWithinLimit(request, maxUploadSizeMb);
+    await remote.admit();
+  };
 
   const transcribe = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    upload: UploadedFile,
+    options: TranscribeOptions & { encoded: boolean },
+  ): Promise<Transcript> =>
+    remote
+      ? remote.transcribe(
+          { path: upload.path, encoded: options.encoded },
+          options,
+          clientAbortSignal(request, reply),
+        )
+      : transcribeHere(request, reply, upload, options);
+
+  const transcribeHere = (
     request: FastifyRequest,
     reply: FastifyReply,
     upload: UploadedFile,
@@ -113,7 +138,7 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
       url,
       {
         schema: { body: TranscriptionBody, response: OpenAiTranscriptResponse },
-        onRequest: admitBeforeUpload,
+        onRequest: admitTranscription,
       },
       async (request, reply) => {
         const body = request.body;
@@ -149,7 +174,7 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
       `${prefix}/asr`,
       {
         schema: { body: BazarrUploadBody, querystring: BazarrQuery, response: BazarrTranscriptResponse },
-        onRequest: admitBeforeUpload,
+        onRequest: admitTranscription,
       },
       async (request, reply) => {
         const upload = requireUpload(request.body.audio_file, 'audio_file');

@@ -76,8 +76,9 @@ export async function buildAsrService(
   const { runtime, cache } = buildAsrRuntime(settings, logger, monitor, options);
   const app = await createServiceApp(runtime);
   await registerUploads(app, settings.maxUploadSizeMb, settings.asr.uploadDiskReserveMb);
-  registerAsrRoutes(app, runtime);
+  // The jobs routes first: with ASR_DISPATCH=queue the synchronous routes send their work there.
+  const { remote } = registerJobs(app, runtime);
+  registerAsrRoutes(app, runtime, remote);
   registerAsrModelRoutes(app, runtime, cache);
-  registerJobs(app, runtime);
   return { app, runtime };
 }

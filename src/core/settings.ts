@@ -228,6 +228,14 @@ export function parseSettings(env: Env): Settings {
 }
 
 function readJobSettings(reader: EnvReader): JobSettings {
+  const jobs = readJobValues(reader);
+  if (jobs.dispatch === 'queue' && jobs.redisUrl === undefined) {
+    reader.problems.push('ASR_DISPATCH="queue": needs REDIS_URL (the queue the workers take the work from)');
+  }
+  return jobs;
+}
+
+function readJobValues(reader: EnvReader): JobSettings {
   return {
     redisUrl: reader.read('REDIS_URL', redisUrl.optional(), undefined),
     retentionHours: reader.read('JOB_RETENTION_HOURS', decimal(0.001, 87_600), 24),

@@ -21,4 +21,6 @@ export const jobKeys = {
   finished: `${ROOT}:finished`,
   /** Pub/sub: a job id published here is aborted by the worker that runs it. */
   cancelChannel: `${ROOT}:cancel`,
+  /** Pub/sub: the id of every job that ended, as it ends. */
+  endedChannel: `${ROOT}:ended`,
 };

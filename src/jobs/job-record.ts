@@ -19,6 +19,8 @@ export interface JobRequest {
   /** The client's `metadata`, as the JSON text it sent (at most 4 KB). */
   readonly metadata: string | undefined;
   readonly resultUrl: string;
+  /** A synchronous request sent to the fleet (ASR_DISPATCH=queue): not listed, removed once answered. */
+  readonly dispatched?: boolean;
 }
 
 export interface JobError {

@@ -152,7 +152,7 @@ export function registerJobRoutes(
     { schema: { querystring: JobListQuery, response: { 200: JobList } } },
     async (request) => {
       const { status, limit } = request.query;
-      const records = await jobs().call(() => jobs().store.list(limit ?? 20, status));
+      const records = await jobs().call(() => jobs().store.list(limit ?? 20, status, { dispatched: false }));
       return { object: 'list' as const, data: await Promise.all(records.map(view)) };
     },
   );

@@ -7,7 +7,8 @@ import type { FinishedStatus, JobError, JobRecord, JobRequest, JobStatus } from 
  * Ends a job once, whoever gets there first (a worker finishing, a second worker after a
  * stalled run, a DELETE): `finished_at` is the latch. Stores the result with the
  * retention TTL, deletes the audio at once and starts the record's TTL.
- * KEYS: record, audio, result, finished counts. ARGV: status, now, error, result, ttl, progress.
+ * Publishes the id on the ended channel (synchronous requests dispatched to the queue wait on it).
+ * KEYS: record, audio, result, finished counts. ARGV: status, now, error, result, ttl, progress, channel, id.
  */
 const FINISH_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -19,6 +20,7 @@ if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
 redis.call('DEL', KEYS[2])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
+redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 1`;
 
 /** Marks a job running unless it has ended; returns 2 on its first start, 1 on a later one, 0 if ended. */
@@ -87,7 +89,11 @@ export class JobStore {
   }
 
   /** The newest jobs first, at most `limit`, of one status when given. */
-  async list(limit: number, status: JobStatus | undefined): Promise<JobRecord[]> {
+  async list(
+    limit: number,
+    status: JobStatus | undefined,
+    filter: { dispatched: boolean } = { dispatched: false },
+  ): Promise<JobRecord[]> {
     const found: JobRecord[] = [];
     const page = 200;
     for (let start = 0; found.length < limit && start < 10_000; start += page) {
@@ -100,7 +106,11 @@ export class JobStore {
       ids.forEach((id, i) => {
         const record = parseRecord(id, (replies[i]?.[1] ?? {}) as Record<string, string>);
         if (record === undefined) gone.push(id);
-        else if ((status === undefined || record.status === status) && found.length < limit)
+        else if (
+          (status === undefined || record.status === status) &&
+          (record.request.dispatched ?? false) === filter.dispatched &&
+          found.length < limit
+        )
           found.push(record);
       });
       // Records past their retention have expired: their index entries go too.
@@ -147,6 +157,8 @@ export class JobStore {
       outcome.result ? JSON.stringify(outcome.result) : '',
       this.#retentionSeconds,
       status === 'succeeded' ? '1' : '',
+      jobKeys.endedChannel,
+      id,
     );
     return done === 1;
   }
