@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobSettings } from '../core/settings.js';
 import {
@@ -8,6 +8,7 @@ import {
   TRANSCRIPTION_WAIT_LIST,
   WEBHOOK_QUEUE,
 } from './job-keys.js';
+import type { PiecedAudio } from './job-pieces.js';
 import { isFinished, type JobRecord, type JobRequest } from './job-record.js';
 import { JobStore } from './job-store.js';
 import { apiConnection, redisUnreachableError, workerConnection } from './redis-connection.js';
@@ -15,6 +16,12 @@ import type { WebhookMessage } from './webhook-delivery.js';
 
 export interface TranscriptionJobData {
   readonly id: string;
+  /** Set on the pieces of a split job. */
+  readonly piece?: number;
+}
+
+export function pieceJobId(id: string, piece: number): string {
+  return `${id}-p${piece}`;
 }
 
 /**
@@ -26,6 +33,7 @@ export class JobBackend {
   readonly store: JobStore;
   readonly transcriptions: Queue<TranscriptionJobData>;
   readonly webhooks: Queue<WebhookMessage>;
+  readonly #flows: FlowProducer;
   #lastError: unknown;
   #closed = false;
 
@@ -57,6 +65,8 @@ export class JobBackend {
         removeOnFail: removal,
       },
     });
+    this.#flows = new FlowProducer({ connection: redis, prefix: BULL_PREFIX });
+    this.#flows.on('error', () => {});
     // Errors are the connection's: the routes answer 503 for them, nothing to crash on.
     this.transcriptions.on('error', () => {});
     this.webhooks.on('error', () => {});
@@ -86,10 +96,11 @@ export class JobBackend {
     }
   }
 
-  async submit(id: string, request: JobRequest, audio: Buffer, audioSeconds: number): Promise<JobRecord> {
-    await this.store.create(id, request, audio, audioSeconds, Date.now());
+  async submit(id: string, request: JobRequest, audio: PiecedAudio): Promise<JobRecord> {
+    await this.store.create(id, request, audio, Date.now());
     try {
-      await this.transcriptions.add('transcribe', { id }, { jobId: id });
+      if (audio.pieces.length === 1) await this.transcriptions.add('transcribe', { id }, { jobId: id });
+      else await this.#addSplit(id, audio.pieces.length);
     } catch (error) {
       await this.store.discard(id).catch(() => {});
       throw error;
@@ -99,15 +110,38 @@ export class JobBackend {
     return record;
   }
 
-  queuePosition(id: string): Promise<number | undefined> {
-    return this.store.queuePosition(TRANSCRIPTION_WAIT_LIST, id);
+  /**
+   * A BullMQ flow: one `piece` job per piece, which free workers take in parallel, under an
+   * `assemble` job that BullMQ starts once every piece is done (and fails with any piece).
+   */
+  async #addSplit(id: string, count: number): Promise<void> {
+    const retention = { age: Math.max(1, Math.round(this.settings.retentionHours * 3600)) };
+    const removal = { removeOnComplete: retention, removeOnFail: retention };
+    await this.#flows.add({
+      name: 'assemble',
+      queueName: TRANSCRIPTION_QUEUE,
+      data: { id },
+      opts: { jobId: id, ...removal },
+      children: Array.from({ length: count }, (_, piece) => ({
+        name: 'piece',
+        queueName: TRANSCRIPTION_QUEUE,
+        data: { id, piece },
+        opts: { jobId: pieceJobId(id, piece), failParentOnFailure: true, ...removal },
+      })),
+    });
+  }
+
+  queuePosition(record: JobRecord): Promise<number | undefined> {
+    const first = record.pieceOffsets.length > 1 ? pieceJobId(record.id, 0) : record.id;
+    return this.store.queuePosition(TRANSCRIPTION_WAIT_LIST, first);
   }
 
   /** Cancels a job that has not ended; the worker running it (if any) hears it and aborts its engine. */
   async cancel(record: JobRecord): Promise<JobRecord | undefined> {
     if (isFinished(record.status)) return record;
-    const job = await this.transcriptions.getJob(record.id);
-    // An active job is locked by its worker and cannot be removed: the worker ends it.
+    // An active job is locked by its worker and cannot be removed: the worker ends it. A
+    // split job's pieces are left to start, see the job ended and stop at once.
+    const job = record.pieceOffsets.length > 1 ? undefined : await this.transcriptions.getJob(record.id);
     await job?.remove().catch(() => {});
     await this.store.finish(record.id, 'cancelled', Date.now());
     await this.redis.publish(jobKeys.cancelChannel, record.id);
@@ -149,7 +183,7 @@ export class JobBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([this.transcriptions.close(), this.webhooks.close()]);
+    await Promise.allSettled([this.transcriptions.close(), this.webhooks.close(), this.#flows.close()]);
     this.redis.disconnect();
   }
 }

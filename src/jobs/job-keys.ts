@@ -15,6 +15,8 @@ export const jobKeys = {
   record: (id: string) => `${ROOT}:${id}`,
   audio: (id: string) => `${ROOT}:${id}:audio`,
   result: (id: string) => `${ROOT}:${id}:result`,
+  /** A split job's piece transcripts, by piece number, until it is assembled. */
+  pieces: (id: string) => `${ROOT}:${id}:pieces`,
   /** Every job by creation time (ms), for listing. */
   index: `${ROOT}:index`,
   /** Jobs finished so far, fleet-wide, by status. */

@@ -39,6 +39,8 @@ export interface JobRecord {
   readonly progress: number;
   readonly error: JobError | undefined;
   readonly request: JobRequest;
+  /** Where each piece starts, in seconds: `[0]` for a job that was not split. */
+  readonly pieceOffsets: readonly number[];
 }
 
 export function isFinished(status: JobStatus): status is FinishedStatus {

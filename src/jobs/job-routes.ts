@@ -15,9 +15,9 @@ import {
 import { clientAbortSignal } from '../core/http/client-abort.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
-import { encodeJobAudio } from './job-audio.js';
 import type { JobBackend } from './job-backend.js';
 import type { JobMetrics } from './job-metrics.js';
+import { encodeJobPieces } from './job-pieces.js';
 import type { JobRecord, JobRequest } from './job-record.js';
 import {
   JobCreated,
@@ -88,7 +88,7 @@ export function registerJobRoutes(
     return record;
   };
   const view = async (record: JobRecord) =>
-    jobView(record, record.status === 'queued' ? await jobs().queuePosition(record.id) : undefined);
+    jobView(record, record.status === 'queued' ? await jobs().queuePosition(record) : undefined);
 
   const beforeUpload = async (request: FastifyRequest) => {
     assertDeclaredSizeWithinLimit(request, settings.maxUploadSizeMb);
@@ -119,7 +119,7 @@ export function registerJobRoutes(
         { path: upload.path, encoded: true },
         { signal, maxSeconds: settings.asr.maxAudioHours * 3600 },
       );
-      const audio = await encodeJobAudio(samples, signal);
+      const audio = await encodeJobPieces(samples, signal, settings.jobs.splitMinutes * 60);
       const id = randomUUID();
       const jobRequest: JobRequest = {
         task,
@@ -132,9 +132,12 @@ export function registerJobRoutes(
         metadata,
         resultUrl: `${request.protocol}://${request.host}${JOBS_PATH}/${id}/result`,
       };
-      const record = await jobs().call(() => jobs().submit(id, jobRequest, audio.flac, audio.seconds));
+      const record = await jobs().call(() => jobs().submit(id, jobRequest, audio));
       metrics?.submitted.inc();
-      request.log.info({ event: 'job_submitted', jobId: id, audioSeconds: audio.seconds }, 'job submitted');
+      request.log.info(
+        { event: 'job_submitted', jobId: id, audioSeconds: audio.seconds, pieces: audio.pieces.length },
+        'job submitted',
+      );
       return reply
         .code(202)
         .header('location', `${JOBS_PATH}/${id}`)

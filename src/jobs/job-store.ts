@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Transcript } from '../asr/engines/asr-engine.js';
 import { jobKeys } from './job-keys.js';
+import type { PiecedAudio } from './job-pieces.js';
 import type { FinishedStatus, JobError, JobRecord, JobRequest, JobStatus } from './job-record.js';
 
 /**
@@ -8,7 +9,7 @@ import type { FinishedStatus, JobError, JobRecord, JobRequest, JobStatus } from 
  * stalled run, a DELETE): `finished_at` is the latch. Stores the result with the
  * retention TTL, deletes the audio at once and starts the record's TTL.
  * Publishes the id on the ended channel (synchronous requests dispatched to the queue wait on it).
- * KEYS: record, audio, result, finished counts. ARGV: status, now, error, result, ttl, progress, channel, id.
+ * KEYS: record, audio, result, finished counts, piece results. ARGV: status, now, error, result, ttl, progress, channel, id.
  */
 const FINISH_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -17,7 +18,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[6]) end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[5])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
 redis.call('PUBLISH', ARGV[7], ARGV[8])
@@ -51,7 +52,7 @@ export class JobStore {
   readonly #retentionSeconds: number;
 
   constructor(redis: Redis, retentionHours: number) {
-    redis.defineCommand('finishJob', { numberOfKeys: 4, lua: FINISH_SCRIPT });
+    redis.defineCommand('finishJob', { numberOfKeys: 5, lua: FINISH_SCRIPT });
     redis.defineCommand('startJob', { numberOfKeys: 1, lua: START_SCRIPT });
     redis.defineCommand('jobProgress', { numberOfKeys: 1, lua: PROGRESS_SCRIPT });
     this.#redis = redis as ScriptedRedis;
@@ -62,17 +63,20 @@ export class JobStore {
     return this.#redis;
   }
 
-  async create(id: string, request: JobRequest, audio: Buffer, audioSeconds: number, now: number) {
+  /** The record and each piece's audio (one piece unless the job was split). */
+  async create(id: string, request: JobRequest, audio: PiecedAudio, now: number) {
+    const pieces = Object.fromEntries(audio.pieces.map((piece, k) => [String(k), piece.flac]));
     await this.#redis
       .multi()
       .hset(jobKeys.record(id), {
         status: 'queued',
         created_at: String(now),
-        audio_seconds: String(audioSeconds),
+        audio_seconds: String(audio.seconds),
         progress: '0',
         request: JSON.stringify(request),
+        pieces: JSON.stringify(audio.pieces.map((p) => p.offsetSeconds)),
       })
-      .set(jobKeys.audio(id), audio)
+      .hset(jobKeys.audio(id), pieces)
       .zadd(jobKeys.index, now, id)
       .zremrangebyscore(jobKeys.index, '-inf', now - this.#retentionSeconds * 1000)
       .exec();
@@ -80,7 +84,7 @@ export class JobStore {
 
   /** Undoes `create` when the job could not be queued. */
   async discard(id: string): Promise<void> {
-    await this.#redis.del(jobKeys.record(id), jobKeys.audio(id), jobKeys.result(id));
+    await this.#redis.del(jobKeys.record(id), jobKeys.audio(id), jobKeys.result(id), jobKeys.pieces(id));
     await this.#redis.zrem(jobKeys.index, id);
   }
 
@@ -120,8 +124,27 @@ export class JobStore {
   }
 
   /** The job's audio, compressed; undefined once the job has ended (or the audio expired). */
-  async audio(id: string): Promise<Buffer | undefined> {
-    return (await this.#redis.getBuffer(jobKeys.audio(id))) ?? undefined;
+  async audio(id: string, piece = 0): Promise<Buffer | undefined> {
+    return (await this.#redis.hgetBuffer(jobKeys.audio(id), String(piece))) ?? undefined;
+  }
+
+  /**
+   * Keeps a piece's transcript and drops its audio; resolves with how many pieces are done.
+   * Idempotent: a piece run twice (a stalled worker) counts once.
+   */
+  async savePiece(id: string, piece: number, transcript: Transcript): Promise<number> {
+    const replies = await this.#redis
+      .multi()
+      .hset(jobKeys.pieces(id), String(piece), JSON.stringify(transcript))
+      .hdel(jobKeys.audio(id), String(piece))
+      .hlen(jobKeys.pieces(id))
+      .exec();
+    return Number(replies?.[2]?.[1] ?? 0);
+  }
+
+  async pieceTranscripts(id: string): Promise<Map<number, Transcript>> {
+    const all = await this.#redis.hgetall(jobKeys.pieces(id));
+    return new Map(Object.entries(all).map(([k, v]) => [Number(k), JSON.parse(v) as Transcript]));
   }
 
   async result(id: string): Promise<StoredResult | undefined> {
@@ -151,6 +174,7 @@ export class JobStore {
       jobKeys.audio(id),
       jobKeys.result(id),
       jobKeys.finished,
+      jobKeys.pieces(id),
       status,
       now,
       outcome.error ? JSON.stringify(outcome.error) : '',
@@ -188,6 +212,7 @@ function parseRecord(id: string, hash: Record<string, string>): JobRecord | unde
     audioSeconds: Number(hash.audio_seconds ?? 0),
     progress: Number(hash.progress ?? 0),
     error: hash.error === undefined ? undefined : (JSON.parse(hash.error) as JobError),
+    pieceOffsets: hash.pieces === undefined ? [0] : (JSON.parse(hash.pieces) as number[]),
     request: JSON.parse(hash.request) as JobRequest,
   };
 }

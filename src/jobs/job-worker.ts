@@ -10,6 +10,7 @@ import { JobAudioSpool } from './job-audio.js';
 import type { JobBackend, TranscriptionJobData } from './job-backend.js';
 import { BULL_PREFIX, jobKeys, TRANSCRIPTION_QUEUE, WEBHOOK_QUEUE } from './job-keys.js';
 import type { JobMetrics } from './job-metrics.js';
+import { joinPieces } from './job-pieces.js';
 import type { JobError, JobRecord } from './job-record.js';
 import { workerConnection } from './redis-connection.js';
 import { type WebhookMessage, WebhookSender } from './webhook-delivery.js';
@@ -37,7 +38,8 @@ type Abort = 'cancelled' | 'shutdown';
  */
 export class JobWorker {
   readonly id = `${hostname()}:${process.pid}`;
-  readonly #active = new Map<string, AbortController>();
+  /** By BullMQ job id (a split job runs as several pieces, perhaps several here). */
+  readonly #active = new Map<string, { id: string; controller: AbortController }>();
   readonly #spool = new JobAudioSpool();
   #worker: Worker<TranscriptionJobData> | undefined;
   #webhookWorker: Worker<WebhookMessage> | undefined;
@@ -140,9 +142,11 @@ export class JobWorker {
     this.#subscriber = subscriber;
   }
 
-  #abort(id: string, reason: Abort): void {
-    const controller = this.#active.get(id);
-    if (controller && !controller.signal.aborted) controller.abort(reason);
+  #abort(id: string | undefined, reason: Abort): void {
+    for (const entry of this.#active.values()) {
+      if ((id === undefined || entry.id === id) && !entry.controller.signal.aborted)
+        entry.controller.abort(reason);
+    }
   }
 
   async #watchResources(): Promise<void> {
@@ -165,7 +169,8 @@ export class JobWorker {
   }
 
   async #process(job: Job<TranscriptionJobData>, token: string | undefined, bullSignal?: AbortSignal) {
-    const { id } = job.data;
+    const { id, piece } = job.data;
+    if (job.name === 'assemble') return this.#assemble(id);
     const { store } = this.backend;
     const begun = Date.now();
     if (!this.runtime.guard.check().ok) {
@@ -175,29 +180,69 @@ export class JobWorker {
       throw new WaitingError();
     }
     const controller = new AbortController();
-    this.#active.set(id, controller);
+    const key = job.id ?? id;
+    this.#active.set(key, { id, controller });
     try {
       const started = await store.start(id, this.id, begun);
       if (started === 'ended') return { status: 'ended' };
       const record = await store.get(id);
-      const audio = await store.audio(id);
+      const audio = await store.audio(id, piece ?? 0);
       // A DELETE that came between the start and now: its message may have been missed.
       if (record === undefined || record.status !== 'running') return { status: 'ended' };
       if (started === 'first') this.metrics.queueWait.observe(Math.max(0, begun - record.createdAt) / 1000);
-      this.logger.info({ event: 'job_started', jobId: id, attempt: started }, 'job started');
-      if (audio === undefined) throw new UnrecoverableError('the job audio is gone from Redis');
+      this.logger.info({ event: 'job_started', jobId: id, piece, attempt: started }, 'job started');
+      if (audio === undefined) {
+        // A piece done by a worker that was then cut off before BullMQ heard of it.
+        if (piece !== undefined && (await store.pieceTranscripts(id)).has(piece)) return { status: 'piece' };
+        throw new UnrecoverableError('the job audio is gone from Redis');
+      }
       const signals = [controller.signal, ...(bullSignal ? [bullSignal] : [])];
-      const transcript = await this.#transcribe(record, audio, AbortSignal.any(signals));
+      const transcript = await this.#transcribe(record, audio, AbortSignal.any(signals), piece === undefined);
       this.metrics.audioSeconds.inc(transcript.duration);
-      return await this.#end(record, begun, 'succeeded', { result: { transcript } });
+      if (piece === undefined) return await this.#end(record, begun, 'succeeded', { result: { transcript } });
+      const done = await store.savePiece(id, piece, transcript);
+      await store.progress(id, Math.min(0.99, done / record.pieceOffsets.length));
+      this.logger.info({ event: 'job_piece_done', jobId: id, piece, done }, 'job piece done');
+      return { status: 'piece' };
     } catch (error) {
       return await this.#failed(job, token, id, begun, error, controller.signal);
     } finally {
-      this.#active.delete(id);
+      this.#active.delete(key);
     }
   }
 
-  #transcribe(record: JobRecord, audio: Buffer, signal: AbortSignal): Promise<Transcript> {
+  /** Every piece of a split job is done (BullMQ starts this only then): join them and end the job. */
+  async #assemble(id: string) {
+    const { store } = this.backend;
+    const record = await store.get(id);
+    if (record === undefined || record.finishedAt !== undefined) return { status: 'ended' };
+    const transcripts = await store.pieceTranscripts(id);
+    const parts = record.pieceOffsets.map((offsetSeconds, k) => ({
+      transcript: transcripts.get(k),
+      offsetSeconds,
+    }));
+    const begun = record.startedAt ?? Date.now();
+    if (parts.some((p) => p.transcript === undefined)) {
+      const error = {
+        message: 'Transcription failed: a piece of the job was lost.',
+        code: ErrorKinds.internal.code,
+      };
+      await this.#end(record, begun, 'failed', { error });
+      throw new UnrecoverableError(error.message);
+    }
+    const joined = joinPieces(
+      parts.map((p) => ({ transcript: p.transcript as Transcript, offsetSeconds: p.offsetSeconds })),
+      record.audioSeconds,
+    );
+    return this.#end(record, begun, 'succeeded', { result: { transcript: joined } });
+  }
+
+  #transcribe(
+    record: JobRecord,
+    audio: Buffer,
+    signal: AbortSignal,
+    reportProgress: boolean,
+  ): Promise<Transcript> {
     const { request } = record;
     const total = Math.max(1, record.audioSeconds * SAMPLE_RATE);
     // A block's callback comes once the block is read, before it is transcribed: what was
@@ -207,7 +252,8 @@ export class JobWorker {
     const report = () => {
       const fraction = Math.min(0.99, done / total);
       done = read;
-      if (fraction > 0) void this.backend.store.progress(record.id, fraction).catch(() => {});
+      if (reportProgress && fraction > 0)
+        void this.backend.store.progress(record.id, fraction).catch(() => {});
     };
     return this.runtime.gate.run(signal, (engine, gateSignal) =>
       this.#spool.withSamples(audio, gateSignal, async (chunks) =>
@@ -307,7 +353,7 @@ export class JobWorker {
     let forced = false;
     const timer = setTimeout(() => {
       forced = this.#active.size > 0;
-      for (const id of this.#active.keys()) this.#abort(id, 'shutdown');
+      this.#abort(undefined, 'shutdown');
     }, graceSeconds * 1000);
     try {
       await this.#worker?.close();

@@ -5,9 +5,9 @@ import type { TranscribeOptions, Transcript } from '../asr/engines/asr-engine.js
 import type { RemoteTranscriber } from '../asr/remote-transcriber.js';
 import { decodeSpooledAudio, type SpooledAudio } from '../audio/decode-stream.js';
 import { clientClosedError, ErrorKinds, queueFullError, VoiceStackError } from '../core/errors.js';
-import { encodeJobAudio } from './job-audio.js';
 import type { JobBackend } from './job-backend.js';
 import { jobKeys } from './job-keys.js';
+import { encodeJobPieces } from './job-pieces.js';
 import type { JobRecord } from './job-record.js';
 import { workerConnection } from './redis-connection.js';
 
@@ -29,7 +29,7 @@ export class QueueTranscriber implements RemoteTranscriber {
 
   constructor(
     private readonly backend: JobBackend,
-    private readonly limits: { maxQueueSize: number; maxAudioSeconds: number },
+    private readonly limits: { maxQueueSize: number; maxAudioSeconds: number; splitSeconds: number },
     private readonly logger: Logger,
   ) {
     this.#subscriber = workerConnection(backend.settings.redisUrl, `voice-stack-dispatch-${process.pid}`);
@@ -53,7 +53,7 @@ export class QueueTranscriber implements RemoteTranscriber {
     signal: AbortSignal,
   ): Promise<Transcript> {
     const samples = decodeSpooledAudio(audio, { signal, maxSeconds: this.limits.maxAudioSeconds });
-    const encoded = await encodeJobAudio(samples, signal);
+    const encoded = await encodeJobPieces(samples, signal, this.limits.splitSeconds);
     const id = randomUUID();
     const ended = this.#waitFor(id);
     try {
@@ -72,8 +72,7 @@ export class QueueTranscriber implements RemoteTranscriber {
             resultUrl: '',
             dispatched: true,
           },
-          encoded.flac,
-          encoded.seconds,
+          encoded,
         ),
       );
       const final = await this.#untilEnded(record, ended.promise, signal);

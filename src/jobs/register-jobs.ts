@@ -39,6 +39,7 @@ export function registerJobs(
           {
             maxQueueSize: runtime.serviceSettings.maxQueueSize,
             maxAudioSeconds: runtime.settings.asr.maxAudioHours * 3600,
+            splitSeconds: jobs.splitMinutes * 60,
           },
           runtime.logger,
         )
