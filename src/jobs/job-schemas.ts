@@ -15,7 +15,10 @@ export const JobSubmitBody = Type.Object({
   ),
 });
 
-export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+/** Job ids are UUIDs: nothing else can name one of Voice Stack's other keys in Redis. */
+export const JobIdParams = Type.Object({
+  id: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),
+});
 
 export const JobListQuery = Type.Object({
   status: Type.Optional(Type.Enum(JOB_STATUSES)),

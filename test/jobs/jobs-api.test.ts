@@ -106,9 +106,15 @@ describe('transcription jobs API (real redis-server, serve asr consuming its own
     const badMeta = await submitJob(base, speech, { metadata: '{not json' });
     assert.equal(badMeta.status, 400);
     assert.match(JSON.stringify(badMeta.body), /metadata/);
-    const missing = await request(`${base}${JOBS}/nope`);
+    const missing = await request(`${base}${JOBS}/00000000-0000-4000-8000-000000000000`);
     assert.equal(missing.statusCode, 404);
     await missing.body.dump();
+    // Not a job id: it can never reach another of the service's keys in Redis.
+    for (const id of ['index', 'finished', '..%2Fx']) {
+      const r = await request(`${base}${JOBS}/${id}`);
+      assert.equal(r.statusCode, 400, id);
+      await r.body.dump();
+    }
     const done = await submitJob(base, speech);
     await waitForJob(base, String(done.body.id), ended);
     const cancel = await request(`${base}${JOBS}/${done.body.id}`, { method: 'DELETE' });
@@ -139,7 +145,7 @@ describe('jobs routes without Redis', () => {
       const a = await submitJob(unset.url('asr'), speech);
       assert.equal(a.status, 503);
       assert.match(JSON.stringify(a.body), /REDIS_URL/);
-      for (const url of [`${JOBS}/x`, JOBS]) {
+      for (const url of [`${JOBS}/00000000-0000-4000-8000-000000000000`, JOBS]) {
         const r = await request(`${dead.url('asr')}${url}`);
         assert.equal(r.statusCode, 503);
         assert.match(await r.body.text(), /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/);
@@ -159,7 +165,7 @@ describe('jobs routes without Redis', () => {
         ((await (await request(`${dead.url('asr')}/health`)).body.json()) as { status: string }).status,
         'ok',
       );
-      await getJob(unset.url('asr'), 'x').then(
+      await getJob(unset.url('asr'), '00000000-0000-4000-8000-000000000000').then(
         () => assert.fail('expected a 503'),
         (e: Error) => assert.match(e.message, /503/),
       );
