@@ -60,13 +60,16 @@ export async function encodeJobAudio(
 
 const SPOOL_PREFIX = 'voice-stack-jobs-';
 
-/** Where a worker puts the audio of the jobs it runs; folders of dead processes are swept at start. */
+/**
+ * Where a worker puts the audio of the jobs it runs: a folder that exists only while a job
+ * does, so only a process killed mid-job leaves one, and the next worker start sweeps it.
+ */
 export class JobAudioSpool {
   readonly #dir = join(tmpdir(), `${SPOOL_PREFIX}${process.pid}`);
+  #users = 0;
 
   async open(): Promise<void> {
     await sweepStale(tmpdir());
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
   }
 
   /** Runs `use` with the job's samples, streamed from a temporary file that is removed afterwards. */
@@ -76,16 +79,20 @@ export class JobAudioSpool {
     use: (chunks: AsyncIterable<Float32Array>) => Promise<T>,
   ): Promise<T> {
     const path = join(this.#dir, randomBytes(12).toString('hex'));
-    await writeFile(path, flac, { mode: 0o600 });
+    this.#users += 1;
     try {
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+      await writeFile(path, flac, { mode: 0o600 });
       return await use(decodeSpooledAudio({ path, encoded: true }, { signal }));
     } finally {
       await rm(path, { force: true });
+      this.#users -= 1;
+      if (this.#users === 0) await rm(this.#dir, { recursive: true, force: true });
     }
   }
 
   async close(): Promise<void> {
-    await rm(this.#dir, { recursive: true, force: true });
+    if (this.#users === 0) await rm(this.#dir, { recursive: true, force: true });
   }
 }
 

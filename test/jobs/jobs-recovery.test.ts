@@ -70,6 +70,12 @@ describe('recovery', () => {
       });
       const id = String(submitted.body.id);
       await waitForJob(base, id, (j) => j.status === 'running');
+      // The record says running a moment before the worker's log line arrives.
+      await f.workers[0]?.waitFor(
+        () => f.workers.some((w) => startedBy(w, id).length > 0),
+        10_000,
+        'a worker to start the job',
+      );
       const runner = f.workers.find((w) => startedBy(w, id).length > 0);
       assert.ok(runner, 'one worker started the job');
       const other = f.workers.find((w) => w !== runner) as ServiceProcess;
