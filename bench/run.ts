@@ -9,6 +9,11 @@ const BENCHES: { file: string; args: string[]; what: string }[] = [
   { file: 'asr-service.js', args: ['--rounds', '3'], what: 'ASR service overhead vs the binding (issue 3)' },
   { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine (issue 5)' },
   {
+    file: 'job-fleet.js',
+    args: [],
+    what: 'a 60-minute job on 1, 2 and 4 workers; sync latency through the queue (issue 13)',
+  },
+  {
     file: 'loadtest-ceiling.js',
     args: ['--duration', '5', '--rounds', '2'],
     what: 'load generator ceiling vs autocannon (issue 4)',

@@ -11,7 +11,7 @@ import { encodeJobAudio } from './job-audio.js';
 const SAMPLE_RATE = 16_000;
 
 export interface AudioPiece {
-  readonly flac: Buffer;
+  readonly data: Buffer;
   readonly offsetSeconds: number;
   readonly seconds: number;
 }
@@ -30,7 +30,7 @@ export async function encodeJobPieces(
   if (pieceSeconds <= 0) {
     const whole = await encodeJobAudio(chunks, signal);
     return {
-      pieces: [{ flac: whole.flac, offsetSeconds: 0, seconds: whole.seconds }],
+      pieces: [{ data: whole.data, offsetSeconds: 0, seconds: whole.seconds }],
       seconds: whole.seconds,
     };
   }
@@ -42,7 +42,7 @@ export async function encodeJobPieces(
   const emit = async (count: number) => {
     const samples = (buffer as Float32Array).slice(0, count);
     const encoded = await encodeJobAudio(once(samples), signal);
-    pieces.push({ flac: encoded.flac, offsetSeconds: offset / SAMPLE_RATE, seconds: encoded.seconds });
+    pieces.push({ data: encoded.data, offsetSeconds: offset / SAMPLE_RATE, seconds: encoded.seconds });
   };
   for await (const chunk of chunks) {
     let taken = 0;

@@ -65,7 +65,7 @@ export class JobStore {
 
   /** The record and each piece's audio (one piece unless the job was split). */
   async create(id: string, request: JobRequest, audio: PiecedAudio, now: number) {
-    const pieces = Object.fromEntries(audio.pieces.map((piece, k) => [String(k), piece.flac]));
+    const pieces = Object.fromEntries(audio.pieces.map((piece, k) => [String(k), piece.data]));
     await this.#redis
       .multi()
       .hset(jobKeys.record(id), {

@@ -75,7 +75,15 @@ export class QueueTranscriber implements RemoteTranscriber {
           encoded,
         ),
       );
+      this.logger.debug(
+        { event: 'job_dispatched', jobId: id, audioSeconds: encoded.seconds },
+        'request dispatched',
+      );
       const final = await this.#untilEnded(record, ended.promise, signal);
+      this.logger.debug(
+        { event: 'dispatched_job_ended', jobId: id, status: final.status },
+        'dispatched job ended',
+      );
       return await this.#answer(final);
     } finally {
       ended.dispose();
