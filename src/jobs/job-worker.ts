@@ -297,8 +297,9 @@ export class JobWorker {
     this.metrics.finished.inc({ status });
     this.metrics.duration.observe({ status }, (Date.now() - begun) / 1000);
     this.logger.info({ event: 'job_finished', jobId: record.id, status }, 'job finished');
-    const ended = await this.backend.store.get(record.id);
-    if (ended) await this.backend.enqueueWebhook(ended);
+    if (record.request.webhookUrl !== undefined) {
+      await this.backend.enqueueWebhook({ ...record, status, error: outcome.error });
+    }
     return { status };
   }
 

@@ -34,6 +34,13 @@ describe('cancelling jobs (one worker, one slot)', () => {
     const queued = await getJob(base, nextId);
     assert.equal(queued.status, 'queued');
     assert.equal(queued.queue_position, 1);
+    // The key KEDA's Redis list trigger reads: BullMQ's wait list, holding the queued job.
+    const client = redis.client();
+    try {
+      assert.deepEqual(await client.lrange('bull:asr-transcriptions:wait', 0, -1), [nextId]);
+    } finally {
+      client.disconnect();
+    }
     // The first block has reached the engine (the speech gate counts it on its way in).
     const deadline = Date.now() + 20_000;
     while (
