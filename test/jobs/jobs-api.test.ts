@@ -5,7 +5,7 @@ import { FormData, request } from 'undici';
 import { speechWav, testWhisperModel } from '../support/fixtures.js';
 import { freePort, RedisServer } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
-import { ended, getJob, JOBS, metricValue, submitJob, waitForJob } from './job-helpers.js';
+import { ended, getJob, JOBS, metricValue, startWorker, submitJob, waitForJob } from './job-helpers.js';
 
 const SENTENCE = 'Testing one two three. The service transcribes this sentence.';
 
@@ -172,6 +172,52 @@ describe('jobs routes without Redis', () => {
     } finally {
       await unset.stop();
       await dead.stop();
+    }
+  });
+});
+
+describe('retention', () => {
+  it('deletes the audio when the job ends, and the record and result after JOB_RETENTION_HOURS', async () => {
+    const redis = await RedisServer.start();
+    const server = await ServiceProcess.start(['serve', 'asr'], {
+      ASR_MODEL: await testWhisperModel(),
+      REDIS_URL: redis.url,
+      JOB_RETENTION_HOURS: '0.001',
+      ASR_JOBS_WORKER: 'false',
+    });
+    const client = redis.client();
+    let worker: ServiceProcess | undefined;
+    try {
+      const base = server.url('asr');
+      const submitted = await submitJob(base, speechWav(SENTENCE, 'asr-speech'));
+      const id = String(submitted.body.id);
+      assert.equal(await client.exists(`voice-stack:asr-jobs:${id}:audio`), 1, 'the audio waits in Redis');
+      worker = await startWorker({
+        ASR_MODEL: await testWhisperModel(),
+        REDIS_URL: redis.url,
+        JOB_RETENTION_HOURS: '0.001',
+      });
+      assert.equal((await waitForJob(base, id, ended)).status, 'succeeded');
+      assert.equal(
+        await client.exists(`voice-stack:asr-jobs:${id}:audio`),
+        0,
+        'audio deleted as the job ended',
+      );
+      const ttl = await client.ttl(`voice-stack:asr-jobs:${id}:result`);
+      assert.ok(ttl > 0 && ttl <= 4, `result expires with the retention (ttl ${ttl} s)`);
+      const deadline = Date.now() + 15_000;
+      while (true) {
+        const r = await request(`${base}${JOBS}/${id}`);
+        await r.body.dump();
+        if (r.statusCode === 404) break;
+        if (Date.now() > deadline) throw new Error('the job outlived its retention');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(await client.exists(`voice-stack:asr-jobs:${id}:result`), 0);
+    } finally {
+      client.disconnect();
+      await Promise.all([server.stop(), worker?.stop()]);
+      await redis.stop();
     }
   });
 });
