@@ -195,8 +195,12 @@ export class JobStore {
 
   /** 1 for the next job a worker takes, counted on BullMQ's wait list; undefined when not on it. */
   async queuePosition(waitList: string, id: string): Promise<number | undefined> {
-    const [index, length] = await Promise.all([this.#redis.lpos(waitList, id), this.#redis.llen(waitList)]);
-    return index === null ? undefined : length - index;
+    // One transaction: a worker taking a job between the two reads would skew the count.
+    const replies = await this.#redis.multi().lpos(waitList, id).llen(waitList).exec();
+    const index = replies?.[0]?.[1] as number | null | undefined;
+    const length = Number(replies?.[1]?.[1] ?? 0);
+    if (index === null || index === undefined || length - index < 1) return undefined;
+    return length - index;
   }
 }
 
