@@ -183,7 +183,13 @@ export class JobBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([this.transcriptions.close(), this.webhooks.close(), this.#flows.close()]);
+    // Closing waits on Redis; an unreachable one must not hold a shutdown.
+    const closing = Promise.allSettled([
+      this.transcriptions.close(),
+      this.webhooks.close(),
+      this.#flows.close(),
+    ]);
+    if (this.redis.status === 'ready') await closing;
     this.redis.disconnect();
   }
 }

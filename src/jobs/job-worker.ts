@@ -357,15 +357,43 @@ export class JobWorker {
       this.#abort(undefined, 'shutdown');
     }, graceSeconds * 1000);
     try {
-      await this.#worker?.close();
+      // With Redis gone, BullMQ's close would wait for it forever: past the grace, cut.
+      const closed = await settlesWithin(this.#worker?.close(), (graceSeconds + CLOSE_SLACK_SECONDS) * 1000);
+      if (!closed) {
+        forced = true;
+        void this.#worker?.close(true).catch(() => {});
+      }
     } finally {
       clearTimeout(timer);
     }
-    await Promise.allSettled([this.#webhookWorker?.close(), this.#subscriber?.quit()]);
+    await settlesWithin(Promise.allSettled([this.#webhookWorker?.close()]), CLOSE_SLACK_SECONDS * 1000);
+    this.#subscriber?.disconnect();
     await this.#webhookSender?.close();
     await this.#spool.close();
-    await this.backend.close();
+    await settlesWithin(this.backend.close(), CLOSE_SLACK_SECONDS * 1000);
     return !forced;
+  }
+}
+
+/** After the grace, how long closing may still wait on Redis before connections are cut. */
+const CLOSE_SLACK_SECONDS = 2;
+
+/** True when `pending` settled within `ms`. */
+async function settlesWithin(pending: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      (pending ?? Promise.resolve()).then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
