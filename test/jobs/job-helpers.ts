@@ -152,3 +152,12 @@ function verify(headers: Record<string, string | string[] | undefined>, body: st
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
 }
+
+/** Log lines come through a pipe, a moment after what they tell is visible in Redis. */
+export async function eventually(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -4,7 +4,16 @@ import { request } from 'undici';
 import { loopedSpeechWav, speechWav, testWhisperModel } from '../support/fixtures.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
-import { ended, getJob, JOBS, metricValue, startWorker, submitJob, waitForJob } from './job-helpers.js';
+import {
+  ended,
+  eventually,
+  getJob,
+  JOBS,
+  metricValue,
+  startWorker,
+  submitJob,
+  waitForJob,
+} from './job-helpers.js';
 
 describe('cancelling jobs (one worker, one slot)', () => {
   let redis: RedisServer;
@@ -57,7 +66,9 @@ describe('cancelling jobs (one worker, one slot)', () => {
 
     const done = await waitForJob(base, nextId, ended, 30_000);
     assert.equal(done.status, 'succeeded', 'the worker took the next job');
-    const nextStart = worker.logs.find((l) => l.event === 'job_started' && l.jobId === nextId);
+    const nextStartLog = () => worker.logs.find((l) => l.event === 'job_started' && l.jobId === nextId);
+    await eventually(() => nextStartLog() !== undefined, 'the next job_started log line');
+    const nextStart = nextStartLog();
     const stoppedIn = Number(nextStart?.time) - cancelledAt;
     console.log(`slot freed and next job started ${stoppedIn} ms after the DELETE`);
     assert.ok(

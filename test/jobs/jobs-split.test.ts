@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { loopedSpeechWav, testWhisperModel } from '../support/fixtures.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
-import { ended, JOBS, startWorker, submitJob, waitForJob } from './job-helpers.js';
+import { ended, eventually, JOBS, startWorker, submitJob, waitForJob } from './job-helpers.js';
 
 interface Segment {
   id: number;
@@ -45,7 +45,10 @@ describe('long jobs split at silences (JOB_SPLIT_MINUTES) and run on several wor
     });
     assert.equal(submitted.status, 202);
     const id = String(submitted.body.id);
-    const pieces = Number(api.logs.find((l) => l.event === 'job_submitted' && l.jobId === id)?.pieces);
+    const submittedLog = () => api.logs.find((l) => l.event === 'job_submitted' && l.jobId === id);
+    // The 202 can arrive before the log line that says how the job was cut.
+    await api.waitFor(() => submittedLog() !== undefined, 10_000, 'the job_submitted log line');
+    const pieces = Number(submittedLog()?.pieces);
     assert.ok(pieces >= 4, `cut into ${pieces} pieces of at most 30 s`);
     const job = await waitForJob(base, id, ended, 60_000);
     assert.equal(job.status, 'succeeded', JSON.stringify(job));
@@ -92,6 +95,12 @@ describe('long jobs split at silences (JOB_SPLIT_MINUTES) and run on several wor
     assert.match(vtt, /^WEBVTT\n\n/);
     assert.equal(vtt.split(' --> ').length - 1, cues.length);
 
+    const piecesDone = () =>
+      workers.reduce(
+        (n, w) => n + w.logs.filter((l) => l.event === 'job_piece_done' && l.jobId === id).length,
+        0,
+      );
+    await eventually(() => piecesDone() >= pieces, 'the job_piece_done log lines');
     const byWorker = workers.map(
       (w) => w.logs.filter((l) => l.event === 'job_piece_done' && l.jobId === id).length,
     );
@@ -104,6 +113,10 @@ describe('long jobs split at silences (JOB_SPLIT_MINUTES) and run on several wor
       byWorker.every((n) => n > 0),
       `both workers took pieces (${byWorker})`,
     );
+    const finishedLogs = () =>
+      workers.flatMap((w) => w.logs.filter((l) => l.event === 'job_finished' && l.jobId === id));
+    await eventually(() => finishedLogs().length > 0, 'the job_finished log line');
+    await new Promise((r) => setTimeout(r, 300));
     const finishes = workers.flatMap((w) =>
       w.logs.filter((l) => l.event === 'job_finished' && l.jobId === id),
     );

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { loopedSpeechWav, speechWav, testWhisperModel } from '../support/fixtures.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
-import { ended, getJob, metricValue, startWorker, submitJob, waitForJob } from './job-helpers.js';
+import { ended, eventually, getJob, metricValue, startWorker, submitJob, waitForJob } from './job-helpers.js';
 
 const started = (worker: ServiceProcess, id: string) =>
   worker.logs.filter((l) => l.event === 'job_started' && l.jobId === id);
@@ -48,7 +48,10 @@ describe('worker lifecycle: SIGTERM, hand-back, memory threshold', () => {
     const second = await worker();
     first.child.kill('SIGTERM');
     assert.equal(await first.exited, 1, 'exit 1: the grace forced it');
-    assert.ok(first.logs.some((l) => l.event === 'job_handed_back' && l.jobId === id));
+    await eventually(
+      () => first.logs.some((l) => l.event === 'job_handed_back' && l.jobId === id),
+      'the job_handed_back log line',
+    );
     const done = await waitForJob(base, id, ended, 60_000);
     assert.equal(done.status, 'succeeded');
     assert.equal(started(second, id).length, 1, 'the other worker took it at once');
