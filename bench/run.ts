@@ -19,6 +19,11 @@ const BENCHES: { file: string; args: string[]; what: string }[] = [
     what: 'Realtime speech_stopped to completed vs the HTTP route, 5 s utterance (issue 14)',
   },
   {
+    file: 'job-fleet.js',
+    args: [],
+    what: 'a 60-minute job on 1, 2 and 4 workers; sync latency through the queue (issue 13)',
+  },
+  {
     file: 'loadtest-ceiling.js',
     args: ['--duration', '5', '--rounds', '2'],
     what: 'load generator ceiling vs autocannon',

@@ -16,6 +16,7 @@ import {
 import type { AsrEngine, AsrTask, TranscribeOptions, Transcript } from './engines/asr-engine.js';
 import { MAX_PIECE_SECONDS, SAMPLE_RATE } from './engines/audio-windows.js';
 import { languageName, normaliseLanguage } from './languages.js';
+import type { RemoteTranscriber } from './remote-transcriber.js';
 import { transcribeInPieces } from './transcribe-in-pieces.js';
 import {
   BAZARR_OUTPUTS,
@@ -33,7 +34,7 @@ const STREAMABLE_FORMATS: readonly OpenAiResponseFormat[] = ['json', 'text'];
 
 const Granularities = Type.Array(Type.Enum(['segment', 'word'] as const), { maxItems: 2 });
 
-const TranscriptionBody = Type.Object({
+export const TranscriptionBody = Type.Object({
   file: Type.Unknown({ description: 'The audio file (any common container)' }),
   model: Type.Optional(
     Type.String({ maxLength: 256, description: 'whisper-1 or a catalog name (the loaded model answers)' }),
@@ -77,7 +78,7 @@ const DetectQuery = Type.Object({
   ),
 });
 
-function parseLanguage(value: string | undefined, param: string): string | undefined {
+export function parseLanguage(value: string | undefined, param: string): string | undefined {
   if (value === undefined || value === '' || value.toLowerCase() === 'auto') return undefined;
   const code = normaliseLanguage(value);
   if (code === undefined) throw invalidParameterError(param, `unknown language '${value}'`);
@@ -89,7 +90,11 @@ function send(reply: FastifyReply, formatted: FormattedTranscript): FastifyReply
 }
 
 /** The OpenAI and Bazarr ASR routes. They know the engine interface, never an engine. */
-export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEngine, AsrSettings>): void {
+export function registerAsrRoutes(
+  app: ServiceApp,
+  runtime: ServiceRuntime<AsrEngine, AsrSettings>,
+  remote?: RemoteTranscriber,
+): void {
   const { maxUploadSizeMb } = runtime.settings;
   const maxSeconds = runtime.serviceSettings.maxAudioHours * 3600;
   const decode = (upload: UploadedFile, encoded: boolean, signal: AbortSignal) =>
@@ -98,8 +103,28 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
     assertDeclaredSizeWithinLimit(request, maxUploadSizeMb);
     runtime.gate.admit();
   };
+  // With ASR_DISPATCH=queue the fleet's backlog decides, not this node's slots.
+  const admitTranscription = async (request: FastifyRequest) => {
+    if (remote === undefined) return admitBeforeUpload(request);
+    assertDeclaredSizeWithinLimit(request, maxUploadSizeMb);
+    await remote.admit();
+  };
 
   const transcribe = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    upload: UploadedFile,
+    options: TranscribeOptions & { encoded: boolean },
+  ): Promise<Transcript> =>
+    remote
+      ? remote.transcribe(
+          { path: upload.path, encoded: options.encoded },
+          options,
+          clientAbortSignal(request, reply),
+        )
+      : transcribeHere(request, reply, upload, options);
+
+  const transcribeHere = (
     request: FastifyRequest,
     reply: FastifyReply,
     upload: UploadedFile,
@@ -126,7 +151,7 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
       url,
       {
         schema: { body: TranscriptionBody, response: OpenAiTranscriptResponse },
-        onRequest: admitBeforeUpload,
+        onRequest: admitTranscription,
       },
       async (request, reply) => {
         const body = request.body;
@@ -182,7 +207,7 @@ export function registerAsrRoutes(app: ServiceApp, runtime: ServiceRuntime<AsrEn
       `${prefix}/asr`,
       {
         schema: { body: BazarrUploadBody, querystring: BazarrQuery, response: BazarrTranscriptResponse },
-        onRequest: admitBeforeUpload,
+        onRequest: admitTranscription,
       },
       async (request, reply) => {
         const upload = requireUpload(request.body.audio_file, 'audio_file');

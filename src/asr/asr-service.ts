@@ -8,6 +8,7 @@ import {
 import { ModelCache } from '../core/models/model-cache.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
 import type { AsrSettings } from '../core/settings.js';
+import { registerJobs } from '../jobs/register-jobs.js';
 import { registerLivePage } from '../web/live-page.js';
 import { registerAsrRoutes } from './asr-routes.js';
 import type { AsrEngine } from './engines/asr-engine.js';
@@ -44,7 +45,7 @@ function asrModelListing(runtime: ServiceRuntime<AsrEngine, AsrSettings>): Model
   return { listModels, listAliases: ['/bazarr/models'] };
 }
 
-/** The ASR service: whisper.cpp behind the guard rails, OpenAI and Bazarr routes. */
+/** The ASR service: whisper.cpp behind the guard rails, OpenAI and Bazarr routes, realtime and the jobs API. */
 export const asrService = defineService<AsrEngine, AsrSettings>({
   name: 'asr',
   settings: (settings) => settings.asr,
@@ -53,7 +54,9 @@ export const asrService = defineService<AsrEngine, AsrSettings>({
   async routes(app, runtime) {
     const { settings } = runtime;
     await registerUploads(app, settings.maxUploadSizeMb, runtime.serviceSettings.uploadDiskReserveMb);
-    registerAsrRoutes(app, runtime);
+    // The jobs routes first: with ASR_DISPATCH=queue the synchronous routes send their work there.
+    const { remote } = registerJobs(app, runtime);
+    registerAsrRoutes(app, runtime, remote);
     await registerRealtimeRoutes(app, runtime);
     await app.register(modelRoutes, asrModelListing(runtime));
   },

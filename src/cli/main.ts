@@ -8,6 +8,7 @@ import { loadSettingsOrExit } from './load-settings.js';
 import { registerLoadTestCommand } from './load-test-command.js';
 import { registerModelsCommand } from './models-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerWorkerCommand } from './worker-command.js';
 
 const program = new Command();
 program
@@ -15,6 +16,7 @@ program
   .description('Self-hosted speech: ASR and TTS services and their tools')
   .version(packageVersion());
 registerServeCommand(program);
+registerWorkerCommand(program);
 registerModelsCommand(program, () => loadSettingsOrExit().modelCacheDir, { entries: TTS_MODEL_ENTRIES });
 registerLoadTestCommand(program);
 registerInstallServiceCommands(program);

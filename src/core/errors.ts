@@ -73,6 +73,7 @@ export const ErrorKinds = {
   serviceUnavailable: kind('VS_ERR_SERVICE_UNAVAILABLE', 503, 'service_unavailable', 'service_unavailable'),
   unauthorized: kind('VS_ERR_UNAUTHORIZED', 401, 'authentication_error', 'unauthorized'),
   notFound: kind('VS_ERR_NOT_FOUND', 404, 'not_found_error', 'not_found'),
+  conflict: kind('VS_ERR_CONFLICT', 409, 'invalid_request_error', 'conflict'),
   headersTooLarge: kind('VS_ERR_HEADERS_TOO_LARGE', 431, 'invalid_request_error', 'headers_too_large'),
   requestTimeout: kind('VS_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request_timeout'),
   clientClosed: kind('VS_ERR_CLIENT_CLOSED', 499, 'invalid_request_error', 'client_closed'),
@@ -170,6 +171,11 @@ export function unauthorizedError(): VoiceStackError {
 
 export function notFoundError(what: string): VoiceStackError {
   return new VoiceStackError(ErrorKinds.notFound, `Not found: ${what}`);
+}
+
+/** The request is fine but the thing it is about is in the wrong state (a job not finished yet). */
+export function conflictError(message: string): VoiceStackError {
+  return new VoiceStackError(ErrorKinds.conflict, message);
 }
 
 export function clientClosedError(): VoiceStackError {

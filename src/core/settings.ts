@@ -60,12 +60,34 @@ export interface WyomingSettings {
   /** undefined = off. */
   readonly asr: WyomingListenerSettings | undefined;
   readonly tts: WyomingListenerSettings | undefined;
-  /** Advertise `_wyoming._tcp` over mDNS (needs an mDNS package; see docs/CONFIGURATION.md). */
+  /** Advertise `_wyoming._tcp` over mDNS (bonjour-service) so Home Assistant discovers the listeners. */
   readonly zeroconf: boolean;
+}
+
+/** Durable transcription jobs on Redis (BullMQ) and the workers that run them. */
+export interface JobSettings {
+  /** Unset: the jobs routes answer 503 naming REDIS_URL; nothing connects to Redis. */
+  readonly redisUrl: string | undefined;
+  readonly retentionHours: number;
+  /** Standard Webhooks signing secret (`whsec_<base64>` or any string); unset: no webhooks. */
+  readonly webhookSecret: string | undefined;
+  readonly webhookAllowPrivate: boolean;
+  readonly webhookMaxAttempts: number;
+  /** `serve asr` with REDIS_URL also consumes jobs unless this is false (API-only nodes). */
+  readonly worker: boolean;
+  /** Port of a worker's /health, /ready and /metrics; 0 = any free port. */
+  readonly workerMetricsPort: number;
+  /** A job held by a worker that stopped renewing its lock (killed, hung) goes to another after this. */
+  readonly lockSeconds: number;
+  /** Jobs longer than this are cut into pieces that run in parallel (JOB_SPLIT_MINUTES). */
+  readonly splitMinutes: number;
+  /** Where the synchronous ASR routes run: here, or on whichever worker is free. */
+  readonly dispatch: 'local' | 'queue';
 }
 
 export interface Settings {
   readonly host: string;
+  readonly jobs: JobSettings;
   readonly asr: AsrSettings;
   readonly tts: TtsSettings;
   readonly queueTimeoutSeconds: number;
@@ -223,6 +245,7 @@ export function parseSettings(env: Env): Settings {
       maxTextChars: reader.read('MAX_TEXT_CHARS', wholeNumber(1, 1_000_000), 4096),
       maxSpeechSeconds: reader.read('MAX_SPEECH_SECONDS', decimal(1, 86_400), 600),
     },
+    jobs: readJobSettings(reader),
     queueTimeoutSeconds: reader.read('QUEUE_TIMEOUT_SECONDS', decimal(0.001, 86_400), 300),
     memoryThresholdPercent: reader.read('MEMORY_THRESHOLD_PERCENT', decimal(0, 100), 90),
     swapThresholdPercent: reader.read('SWAP_THRESHOLD_PERCENT', decimal(0, 100), 80),
@@ -253,6 +276,33 @@ export function parseSettings(env: Env): Settings {
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
   return settings;
 }
+
+function readJobSettings(reader: EnvReader): JobSettings {
+  const jobs = readJobValues(reader);
+  if (jobs.dispatch === 'queue' && jobs.redisUrl === undefined) {
+    reader.problems.push('ASR_DISPATCH="queue": needs REDIS_URL (the queue the workers take the work from)');
+  }
+  return jobs;
+}
+
+function readJobValues(reader: EnvReader): JobSettings {
+  return {
+    redisUrl: reader.read('REDIS_URL', redisUrl.optional(), undefined),
+    retentionHours: reader.read('JOB_RETENTION_HOURS', decimal(0.001, 87_600), 24),
+    webhookSecret: reader.raw('WEBHOOK_SECRET'),
+    webhookAllowPrivate: reader.read('WEBHOOK_ALLOW_PRIVATE', booleanFlag, false),
+    webhookMaxAttempts: reader.read('WEBHOOK_MAX_ATTEMPTS', wholeNumber(1, 100), 10),
+    worker: reader.read('ASR_JOBS_WORKER', booleanFlag, true),
+    workerMetricsPort: reader.read('WORKER_METRICS_PORT', wholeNumber(0, 65535), 5003),
+    lockSeconds: reader.read('JOB_LOCK_SECONDS', decimal(1, 3600), 30),
+    splitMinutes: reader.read('JOB_SPLIT_MINUTES', decimal(0, 10_000), 10),
+    dispatch: reader.read('ASR_DISPATCH', oneOf(['local', 'queue']), 'local'),
+  };
+}
+
+const redisUrl = z.string().refine((value) => /^rediss?:\/\/[^\s]+$/.test(value), {
+  message: 'expected redis://host:port or rediss://…',
+});
 
 /** `.env` in `cwd` (or `envFile`) under the process environment, which wins. */
 export function loadSettings(

@@ -8,6 +8,9 @@
 /** The BullMQ queue of transcription jobs. */
 export const ASR_QUEUE_NAME = 'asr-transcriptions';
 
+/** The BullMQ queue of webhook deliveries (job id = the transcription's, so one each). */
+export const WEBHOOK_QUEUE_NAME = 'asr-webhooks';
+
 /** BullMQ's default key prefix (QueueKeys in bullmq): every key of a queue is `bull:<queue>:<part>`. */
 export const BULLMQ_PREFIX = 'bull';
 

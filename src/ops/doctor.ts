@@ -233,6 +233,7 @@ function sharedSettings(settings: Settings): Record<string, string> {
     LOG_LEVEL: settings.logLevel,
     SHUTDOWN_GRACE_SECONDS: String(settings.shutdownGraceSeconds),
     ...wyomingSettings(settings),
+    ...jobSettings(settings),
   };
 }
 
@@ -248,6 +249,32 @@ function wyomingSettings(settings: Settings): Record<string, string> {
     WYOMING_TTS_PORT: port(settings.wyoming.tts),
     WYOMING_ZEROCONF: String(settings.wyoming.zeroconf),
   };
+}
+
+function jobSettings({ jobs }: Settings): Record<string, string> {
+  return {
+    REDIS_URL: jobs.redisUrl === undefined ? '(not set: no jobs API, no workers)' : redactUrl(jobs.redisUrl),
+    JOB_RETENTION_HOURS: String(jobs.retentionHours),
+    JOB_LOCK_SECONDS: String(jobs.lockSeconds),
+    JOB_SPLIT_MINUTES: String(jobs.splitMinutes),
+    WEBHOOK_SECRET: jobs.webhookSecret === undefined ? '(not set: no webhooks)' : '(set, hidden)',
+    WEBHOOK_ALLOW_PRIVATE: String(jobs.webhookAllowPrivate),
+    WEBHOOK_MAX_ATTEMPTS: String(jobs.webhookMaxAttempts),
+    ASR_JOBS_WORKER: String(jobs.worker),
+    ASR_DISPATCH: jobs.dispatch,
+    WORKER_METRICS_PORT: String(jobs.workerMetricsPort),
+  };
+}
+
+/** A URL with its password hidden. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(set)';
+  }
 }
 
 type Facts = Omit<DoctorReport, 'findings'>;

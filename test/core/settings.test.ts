@@ -57,6 +57,37 @@ describe('settings', () => {
     );
   });
 
+  it('reads the jobs settings: off without REDIS_URL, checked when set', () => {
+    const off = parseSettings({});
+    assert.equal(off.jobs.redisUrl, undefined);
+    assert.equal(off.jobs.retentionHours, 24);
+    assert.equal(off.jobs.splitMinutes, 10);
+    assert.equal(off.jobs.worker, true);
+    assert.equal(off.jobs.dispatch, 'local');
+    assert.equal(off.jobs.webhookAllowPrivate, false);
+    const on = parseSettings({
+      REDIS_URL: 'redis://:pw@redis:6379/2',
+      ASR_JOBS_WORKER: 'false',
+      ASR_DISPATCH: 'queue',
+      JOB_RETENTION_HOURS: '1.5',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+    });
+    assert.equal(on.jobs.redisUrl, 'redis://:pw@redis:6379/2');
+    assert.equal(on.jobs.worker, false);
+    assert.equal(on.jobs.dispatch, 'queue');
+    assert.equal(on.jobs.retentionHours, 1.5);
+    assert.throws(
+      () => parseSettings({ REDIS_URL: 'localhost:6379', ASR_DISPATCH: 'queue', JOB_LOCK_SECONDS: '0' }),
+      (error: unknown) => {
+        assert.ok(error instanceof SettingsError);
+        assert.match(error.message, /REDIS_URL="localhost:6379": expected redis:\/\/host:port/);
+        assert.match(error.message, /ASR_DISPATCH="queue": needs REDIS_URL/);
+        assert.match(error.message, /JOB_LOCK_SECONDS="0": expected at least 1/);
+        return true;
+      },
+    );
+  });
+
   it('reads .env, and the environment wins over it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vs-settings-'));
     writeFileSync(join(dir, '.env'), 'TTS_PORT=6000\nASR_PORT=6001\nCORS_ORIGINS=http://a, http://b\n');

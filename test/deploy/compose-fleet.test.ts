@@ -84,7 +84,9 @@ describe('deploy/compose.fleet.yaml', () => {
     for (const name of APP) {
       const app = service(name);
       const settings = parseSettings(app.environment ?? {});
-      assert.ok(app.healthcheck?.test.join(' ').includes(`127.0.0.1:${settings.asr.port}/health`), name);
+      // A worker serves /health on WORKER_METRICS_PORT, the API node on ASR_PORT.
+      const port = name === 'asr-worker' ? settings.jobs.workerMetricsPort : settings.asr.port;
+      assert.ok(app.healthcheck?.test.join(' ').includes(`127.0.0.1:${port}/health`), name);
       assert.ok(
         seconds(app.stop_grace_period) > settings.shutdownGraceSeconds,
         `${name}: stop_grace_period ${app.stop_grace_period} > SHUTDOWN_GRACE_SECONDS ${settings.shutdownGraceSeconds}`,

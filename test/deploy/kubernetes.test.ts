@@ -236,7 +236,7 @@ describe('deploy/kubernetes references hold', () => {
   test('each app container runs its command with settings the app accepts, on the port it listens on', () => {
     const expected: Record<string, { args: string[]; port: (s: Settings) => number }> = {
       'voice-stack-asr-api': { args: ['serve', 'asr'], port: (s) => s.asr.port },
-      'voice-stack-asr-worker': { args: ['worker', 'asr'], port: (s) => s.asr.port },
+      'voice-stack-asr-worker': { args: ['worker', 'asr'], port: (s) => s.jobs.workerMetricsPort },
       'voice-stack-tts': { args: ['serve', 'tts'], port: (s) => s.tts.port },
     };
     for (const [name, { args, port }] of Object.entries(expected)) {

@@ -6,6 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { FormData, request } from 'undici';
 import { speechWav, testWhisperModel } from '../support/fixtures.js';
+import { RedisServer } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
 
 const KEY = 'openapi-live-key';
@@ -27,13 +28,15 @@ interface OpenApiDocument {
 
 /** One live exchange, named by the documented path template it exercises. */
 interface Exchange {
-  readonly method: 'get' | 'post';
+  readonly method: HttpMethod;
   readonly path: string;
   readonly url: string;
   readonly status: number;
   readonly contentType: string;
   readonly body: Buffer;
 }
+
+type HttpMethod = 'get' | 'post' | 'delete';
 
 interface SendInit {
   readonly body?: FormData | string;
@@ -42,12 +45,12 @@ interface SendInit {
   readonly expect?: number;
 }
 
-type Send = (method: 'get' | 'post', path: string, url: string, init?: SendInit) => Promise<Exchange>;
+type Send = (method: HttpMethod, path: string, url: string, init?: SendInit) => Promise<Exchange>;
 
 function sender(base: string, into: Exchange[]): Send {
   return async (method, path, url, init = {}) => {
     const response = await request(`${base}${url}`, {
-      method: method.toUpperCase() as 'GET' | 'POST',
+      method: method.toUpperCase() as 'GET' | 'POST' | 'DELETE',
       headers: { ...AUTH, ...init.headers },
       ...(init.body === undefined ? {} : { body: init.body }),
     });
@@ -147,17 +150,52 @@ async function exerciseCommonRoutes(send: Send): Promise<void> {
   await send('get', '/v1/models', '/v1/models', wrongKey);
 }
 
+/** Submit, poll until done, read the result, list, and refuse to cancel what has ended. */
+async function exerciseJobRoutes(send: Send, file: { field: string; data: Buffer; name: string }) {
+  const jobs = '/v1/audio/transcriptions/jobs';
+  const submitted = await send('post', jobs, jobs, { body: form({ model: 'whisper-1' }, file), expect: 202 });
+  const { id } = JSON.parse(submitted.body.toString('utf8')) as { id: string };
+  const one = `${jobs}/{id}`;
+  const deadline = Date.now() + 60_000;
+  while (true) {
+    const status = await send('get', one, `${jobs}/${id}`);
+    const { status: state } = JSON.parse(status.body.toString('utf8')) as { status: string };
+    if (state === 'succeeded') break;
+    assert.ok(state === 'queued' || state === 'running', `job ${id}: ${state}`);
+    assert.ok(Date.now() < deadline, `job ${id} still ${state} after 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  for (const format of ['json', 'verbose_json', 'srt']) {
+    await send('get', `${one}/result`, `${jobs}/${id}/result?response_format=${format}`);
+  }
+  await send('get', jobs, `${jobs}?status=succeeded&limit=5`);
+  await send('get', one, `${jobs}/00000000-0000-4000-8000-000000000000`, { expect: 404 });
+  // Cancelling a job that has ended is a conflict, in the error envelope.
+  await send('delete', one, `${jobs}/${id}`, { expect: 409 });
+}
+
 describe('/openapi.json against live responses (real services, real engines)', () => {
   let server: ServiceProcess;
+  let redis: RedisServer;
   let wav: Buffer;
   before(async () => {
     const model = await testWhisperModel();
     wav = readFileSync(
       speechWav('Testing one two three. The service transcribes this sentence.', 'asr-speech'),
     );
-    server = await ServiceProcess.start(['serve'], { ASR_MODEL: model, API_KEY: KEY, LOG_LEVEL: 'info' });
+    // A real Redis, so the jobs routes answer as in production (the job runs here too).
+    redis = await RedisServer.start();
+    server = await ServiceProcess.start(['serve'], {
+      ASR_MODEL: model,
+      API_KEY: KEY,
+      LOG_LEVEL: 'info',
+      REDIS_URL: redis.url,
+    });
   });
-  after(() => server?.stop());
+  after(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
 
   test('ASR: valid OpenAPI 3.1, every route checked live against its response schema', async () => {
     const base = server.url('asr');
@@ -188,6 +226,7 @@ describe('/openapi.json against live responses (real services, real engines)', (
       const detect = form({}, audio('audio_file'));
       await send('post', `${prefix}/detect-language`, `${prefix}/detect-language`, { body: detect });
     }
+    await exerciseJobRoutes(send, audio('file'));
     checkAgainstDocument(doc, exchanges);
     checkCoverage(doc, exchanges);
   });

@@ -37,6 +37,13 @@ export interface BuiltService<E extends LoadableEngine, S extends ServiceSetting
 
 export interface Service<E extends LoadableEngine, S extends ServiceSettings> {
   readonly name: ServiceName;
+  /** Its engine inside the guard rails, without HTTP: what a queue worker runs. */
+  createRuntime(
+    settings: Settings,
+    logger: Logger,
+    monitor: ResourceMonitor,
+    options?: BuildOptions<E>,
+  ): ServiceRuntime<E, S>;
   /** Its engine, its guard rails and its routes, ready to listen. */
   build(
     settings: Settings,
@@ -50,24 +57,28 @@ export interface Service<E extends LoadableEngine, S extends ServiceSettings> {
 export function defineService<E extends LoadableEngine, S extends ServiceSettings>(
   definition: ServiceDefinition<E, S>,
 ): Service<E, S> {
+  const createRuntime: Service<E, S>['createRuntime'] = (settings, logger, monitor, options = {}) => {
+    const serviceSettings = definition.settings(settings);
+    const serviceLogger = logger.child({ service: definition.name });
+    const engine =
+      options.engine ?? definition.createEngine({ settings, serviceSettings, logger: serviceLogger });
+    return new ServiceRuntime<E, S>({
+      service: definition.name,
+      settings,
+      serviceSettings,
+      engine,
+      logger: serviceLogger,
+      monitor,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  };
   return {
     name: definition.name,
+    createRuntime,
     async build(settings, logger, monitor, options = {}) {
-      const serviceSettings = definition.settings(settings);
-      const serviceLogger = logger.child({ service: definition.name });
-      const engine =
-        options.engine ?? definition.createEngine({ settings, serviceSettings, logger: serviceLogger });
-      const runtime = new ServiceRuntime<E, S>({
-        service: definition.name,
-        settings,
-        serviceSettings,
-        engine,
-        logger: serviceLogger,
-        monitor,
-        ...(options.clock ? { clock: options.clock } : {}),
-      });
+      const runtime = createRuntime(settings, logger, monitor, options);
       const app = await createServiceApp(runtime, definition);
-      return { app, runtime, port: serviceSettings.port };
+      return { app, runtime, port: runtime.serviceSettings.port };
     },
   };
 }

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { loopedSpeechWav, testWhisperModel } from '../support/fixtures.js';
+import { RedisServer } from '../support/redis-server.js';
+import { ServiceProcess } from '../support/service-process.js';
+import { ended, eventually, JOBS, startWorker, submitJob, waitForJob } from './job-helpers.js';
+
+interface Segment {
+  id: number;
+  start: number;
+  end: number;
+  text: string;
+  words?: { start: number; end: number }[];
+}
+
+const srtSeconds = (t: string) => {
+  const [h, m, rest] = t.split(':');
+  const [s, ms] = (rest ?? '').split(',');
+  return Number(h) * 3600 + Number(m) * 60 + Number(s) + Number(ms) / 1000;
+};
+
+describe('long jobs split at silences (JOB_SPLIT_MINUTES) and run on several workers', () => {
+  let redis: RedisServer;
+  let api: ServiceProcess;
+  const workers: ServiceProcess[] = [];
+  before(async () => {
+    redis = await RedisServer.start();
+    const env = { ASR_MODEL: await testWhisperModel(), REDIS_URL: redis.url, JOB_SPLIT_MINUTES: '0.5' };
+    api = await ServiceProcess.start(['serve', 'asr'], { ...env, ASR_JOBS_WORKER: 'false' });
+    for (let i = 0; i < 2; i++) {
+      workers.push(await startWorker({ ...env, ASR_MAX_CONCURRENT_REQUESTS: '1', ASR_CPU_THREADS: '1' }));
+    }
+  });
+  after(async () => {
+    await Promise.all([api?.stop(), ...workers.map((w) => w.stop())]);
+    await redis?.stop();
+  });
+
+  it('joins the pieces with offset, monotonic timestamps and renumbered segments; SRT and VTT stay valid', async () => {
+    const base = api.url('asr');
+    const submitted = await submitJob(base, loopedSpeechWav(120), {
+      language: 'en',
+      'timestamp_granularities[]': 'word',
+    });
+    assert.equal(submitted.status, 202);
+    const id = String(submitted.body.id);
+    const submittedLog = () => api.logs.find((l) => l.event === 'job_submitted' && l.jobId === id);
+    // The 202 can arrive before the log line that says how the job was cut.
+    await api.waitFor(() => submittedLog() !== undefined, 10_000, 'the job_submitted log line');
+    const pieces = Number(submittedLog()?.pieces);
+    assert.ok(pieces >= 4, `cut into ${pieces} pieces of at most 30 s`);
+    const job = await waitForJob(base, id, ended, 60_000);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job));
+    assert.ok(Math.abs(job.audio_seconds - 120) < 0.1);
+
+    const verbose = (await (
+      await request(`${base}${JOBS}/${id}/result?response_format=verbose_json`)
+    ).body.json()) as {
+      duration: number;
+      text: string;
+      segments: Segment[];
+      words: { start: number; end: number }[];
+    };
+    assert.ok(Math.abs(verbose.duration - 120) < 0.1);
+    const { segments } = verbose;
+    assert.deepEqual(
+      segments.map((s) => s.id),
+      segments.map((_, i) => i),
+      'segment ids renumbered 0…n-1',
+    );
+    for (let i = 1; i < segments.length; i++) {
+      const [prev, cur] = [segments[i - 1] as Segment, segments[i] as Segment];
+      assert.ok(cur.start >= prev.end, `segment ${i} starts at ${cur.start} before ${prev.end}`);
+      assert.ok(cur.end >= cur.start);
+    }
+    const last = segments[segments.length - 1] as Segment;
+    assert.ok(last.end > 90 && last.end <= 120.5, `the last piece is offset: it ends at ${last.end}`);
+    assert.equal(verbose.text, segments.map((s) => s.text).join(''));
+    for (let i = 1; i < verbose.words.length; i++) {
+      assert.ok((verbose.words[i]?.start ?? 0) >= (verbose.words[i - 1]?.start ?? 0), 'words in order');
+    }
+
+    const srt = await (await request(`${base}${JOBS}/${id}/result?response_format=srt`)).body.text();
+    const cues = srt.trim().split('\n\n');
+    let previousEnd = 0;
+    cues.forEach((cue, i) => {
+      const [index, times] = cue.split('\n');
+      assert.equal(index, String(i + 1));
+      const [from, to] = (times ?? '').split(' --> ').map(srtSeconds) as [number, number];
+      assert.ok(from >= previousEnd && to > from, `cue ${i + 1}: ${times}`);
+      previousEnd = to;
+    });
+    const vtt = await (await request(`${base}${JOBS}/${id}/result?response_format=vtt`)).body.text();
+    assert.match(vtt, /^WEBVTT\n\n/);
+    assert.equal(vtt.split(' --> ').length - 1, cues.length);
+
+    const piecesDone = () =>
+      workers.reduce(
+        (n, w) => n + w.logs.filter((l) => l.event === 'job_piece_done' && l.jobId === id).length,
+        0,
+      );
+    await eventually(() => piecesDone() >= pieces, 'the job_piece_done log lines');
+    const byWorker = workers.map(
+      (w) => w.logs.filter((l) => l.event === 'job_piece_done' && l.jobId === id).length,
+    );
+    assert.equal(
+      byWorker.reduce((a, b) => a + b, 0),
+      pieces,
+      `every piece done once (${byWorker})`,
+    );
+    assert.ok(
+      byWorker.every((n) => n > 0),
+      `both workers took pieces (${byWorker})`,
+    );
+    const finishedLogs = () =>
+      workers.flatMap((w) => w.logs.filter((l) => l.event === 'job_finished' && l.jobId === id));
+    await eventually(() => finishedLogs().length > 0, 'the job_finished log line');
+    await new Promise((r) => setTimeout(r, 300));
+    const finishes = workers.flatMap((w) =>
+      w.logs.filter((l) => l.event === 'job_finished' && l.jobId === id),
+    );
+    assert.equal(finishes.length, 1, 'assembled and ended once');
+  });
+});
