@@ -14,6 +14,7 @@
  * tokens per word) and at the random model's own rate (182 tokens in 11 s, issue 15's table).
  *
  *   npm run build && node dist/bench/whisper-engines.js [--candidate DIR] [--threads 2] [--rounds 2]
+ *     [--encodes 1] [--tokens 16] [--rate 3]     (BENCH_VERBOSE=1 prints each probe as it ends)
  *
  * --candidate names the folder holding the candidate's libwhisper.so and its ggml CPU backends,
  * e.g. node_modules/@spader/node-whisper-cpp-x64-linux-cpu-gnu/bins (whisper.cpp 1.8.3 prebuilt,
@@ -96,8 +97,18 @@ function probe(
   pcm: string,
   threads: number,
   tokens: number,
+  encodes: number,
 ): Promise<ProbeResult> {
-  const args = [build.lib, model, pcm, String(threads), build.flash ? '1' : '0', '2', String(tokens), '1'];
+  const args = [
+    build.lib,
+    model,
+    pcm,
+    String(threads),
+    build.flash ? '1' : '0',
+    String(encodes),
+    String(tokens),
+    '1',
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(exe, args, {
       env: { ...process.env, WHISPER_PROBE_BACKENDS: build.backends ?? '' },
@@ -133,6 +144,7 @@ export async function runWhisperEngines(options: {
   threads: number;
   rounds: number;
   tokens: number;
+  encodes: number;
   rate: number;
 }): Promise<string> {
   const bundled = bundledLib();
@@ -156,8 +168,12 @@ export async function runWhisperEngines(options: {
   const loadBefore = loadavg()[0] ?? 0;
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? builds : [...builds].reverse();
-    for (const build of order)
-      results.get(build.name)?.push(await probe(exe, build, model, pcm, options.threads, options.tokens));
+    for (const build of order) {
+      const result = await probe(exe, build, model, pcm, options.threads, options.tokens, options.encodes);
+      results.get(build.name)?.push(result);
+      if (process.env.BENCH_VERBOSE)
+        console.error(`${build.name}: encode ${result.encode_ms} ms, ${result.decode_ms_per_token} ms/token`);
+    }
   }
   const loadAfter = loadavg()[0] ?? 0;
   const lines = [
@@ -191,7 +207,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       candidate: { type: 'string' },
       threads: { type: 'string', default: '2' },
       rounds: { type: 'string', default: '2' },
-      tokens: { type: 'string', default: '24' },
+      tokens: { type: 'string', default: '16' },
+      encodes: { type: 'string', default: '1' },
       rate: { type: 'string', default: '3' },
     },
   });
@@ -201,6 +218,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       threads: Number(values.threads),
       rounds: Number(values.rounds),
       tokens: Number(values.tokens),
+      encodes: Number(values.encodes),
       rate: Number(values.rate),
     }),
   );
