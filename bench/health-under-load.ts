@@ -7,8 +7,9 @@
  * every slot busy with back-to-back 30 s transcriptions, checks from outside (/proc/PID/task)
  * the nice value of the threads that burn CPU, then sends GET /health at a constant 200 req/s
  * with the project's load generator (open model, latency from the intended send time, HDR).
+ * A first round with idle slots shows the machine's own noise floor.
  *
- *   npm run build && node dist/bench/health-under-load.js [--rounds 2] [--seconds 6] [--rate 200] [--slots 2]
+ *   npm run build && node dist/bench/health-under-load.js [--rounds 2] [--seconds 6] [--rate 200] [--slots 2] [--threads 0]
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -56,10 +57,21 @@ async function busyThreadNice(pid: number): Promise<{ busy: number[]; main: numb
       nice: sample.nice,
       ticks: sample.cpuTicks - (before.get(tid)?.cpuTicks ?? 0),
     }))
-    .filter((thread) => thread.ticks >= 10)
+    .filter((thread) => thread.ticks >= 5)
     .sort((a, b) => b.ticks - a.ticks)
     .map((thread) => thread.nice);
   return { busy, main: after.get(pid)?.nice ?? Number.NaN };
+}
+
+/**
+ * Every thread but the main one seen over `ms`, polled every 20 ms: catches whisper.cpp's
+ * short-lived compute threads too. Returns how many there were and their nice values.
+ */
+async function threadsSeen(pid: number, ms: number): Promise<{ count: number; nice: number[] }> {
+  const seen = new Map<number, number>();
+  for (const end = performance.now() + ms; performance.now() < end; await sleep(20))
+    for (const [tid, sample] of threadSamples(pid)) if (tid !== pid) seen.set(tid, sample.nice);
+  return { count: seen.size, nice: [...new Set(seen.values())].sort((a, b) => a - b) };
 }
 
 async function transcribeLoop(url: string, file: Buffer, signal: AbortSignal): Promise<number> {
@@ -85,6 +97,7 @@ async function transcribeLoop(url: string, file: Buffer, signal: AbortSignal): P
 }
 
 interface Round {
+  readonly label: string;
   readonly nice: number;
   readonly p50: number;
   readonly p99: number;
@@ -92,16 +105,19 @@ interface Round {
   readonly rate: number;
   readonly busy: number[];
   readonly main: number;
+  readonly seen: { count: number; nice: number[] };
 }
 
 async function measure(
   model: string,
   nice: number,
-  options: { seconds: number; rate: number; slots: number },
+  busy: boolean,
+  options: { seconds: number; rate: number; slots: number; threads: number },
 ): Promise<Round> {
   const server = await ServiceProcess.start(['serve', 'asr'], {
     ASR_MODEL: model,
     MAX_CONCURRENT_REQUESTS: String(options.slots),
+    ASR_CPU_THREADS: String(options.threads),
     ASR_INFERENCE_NICE: String(nice),
     LOG_LEVEL: 'info',
   });
@@ -109,11 +125,15 @@ async function measure(
   try {
     const url = server.url('asr');
     const file = readFileSync(loopedSpeechWav(30));
-    const loops = Array.from({ length: options.slots }, () => transcribeLoop(url, file, stop.signal));
-    // Model load and the first windows: then every slot is inside native inference.
-    await sleep(3000);
     const pid = server.child.pid ?? 0;
-    const threads = await busyThreadNice(pid);
+    const loops = busy
+      ? Array.from({ length: options.slots }, () => transcribeLoop(url, file, stop.signal))
+      : [];
+    // Until the model is loaded and native threads burn CPU (on a loaded machine that takes a while).
+    let threads = await busyThreadNice(pid);
+    for (let wait = 0; busy && threads.busy.length < options.slots && wait < 20; wait++)
+      threads = await busyThreadNice(pid);
+    const seen = await threadsSeen(pid, 1000);
     const result = await run({
       targets: [healthTarget(url)],
       plan: {
@@ -132,12 +152,14 @@ async function measure(
     if (stats === undefined || stats.failed > 0)
       throw new Error(`/health failed ${stats?.failed ?? '?'} times`);
     return {
-      nice,
+      label: busy ? String(nice) : `${nice}, slots idle`,
+      nice: busy ? nice : -1,
       p50: stats.latency.p50Ms,
       p99: stats.latency.p99Ms,
       max: stats.latency.maxMs,
       rate: stats.total / (stats.wallMs / 1000),
       ...threads,
+      seen,
     };
   } finally {
     stop.abort();
@@ -150,23 +172,26 @@ export async function runHealthUnderLoad(options: {
   seconds: number;
   rate: number;
   slots: number;
+  threads: number;
 }): Promise<string> {
   const model = join(FIXTURE_DIR, 'ggml-base-random.bin');
   if (!existsSync(model)) await generateWhisperModel({ preset: 'base', outPath: model, seed: 11 });
   const rounds: Round[] = [];
   const loadBefore = loadavg()[0] ?? 0;
+  // The machine's own noise floor first: the same service with nothing to transcribe.
+  rounds.push(await measure(model, 10, false, options));
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? [0, 10] : [10, 0];
-    for (const nice of order) rounds.push(await measure(model, nice, options));
+    for (const nice of order) rounds.push(await measure(model, nice, true, options));
   }
   const loadAfter = loadavg()[0] ?? 0;
   const lines = [
-    `/health at ${options.rate} req/s for ${options.seconds} s while ${options.slots} slots transcribe 30 s requests (generated 'base' model, ASR_CPU_THREADS=0; load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)})`,
-    "ASR_INFERENCE_NICE  p50 ms   p99 ms   max ms   achieved/s  busy threads' nice (main thread)",
+    `/health at ${options.rate} req/s for ${options.seconds} s while ${options.slots} slots transcribe 30 s requests (generated 'base' model, ASR_CPU_THREADS=${options.threads}; load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)})`,
+    "ASR_INFERENCE_NICE  p50 ms   p99 ms   max ms   achieved/s  busy threads' nice (main thread)  all other threads in 1 s: count, nice values",
   ];
   for (const r of rounds)
     lines.push(
-      `${String(r.nice).padEnd(20)}${r.p50.toFixed(2).padEnd(9)}${r.p99.toFixed(2).padEnd(9)}${r.max.toFixed(1).padEnd(9)}${r.rate.toFixed(0).padEnd(12)}${r.busy.join(',')} (${r.main})`,
+      `${r.label.padEnd(20)}${r.p50.toFixed(2).padEnd(9)}${r.p99.toFixed(2).padEnd(9)}${r.max.toFixed(1).padEnd(9)}${r.rate.toFixed(0).padEnd(12)}${`${r.busy.join(',')} (${r.main})`.padEnd(33)}${r.seen.count}: ${r.seen.nice.join(',')}`,
     );
   const p99 = (nice: number) => rounds.filter((r) => r.nice === nice).map((r) => r.p99);
   const worst = (values: number[]) => Math.max(...values);
@@ -183,6 +208,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       seconds: { type: 'string', default: '6' },
       rate: { type: 'string', default: '200' },
       slots: { type: 'string', default: '2' },
+      threads: { type: 'string', default: '0' },
     },
   });
   console.log(
@@ -191,6 +217,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       seconds: Number(values.seconds),
       rate: Number(values.rate),
       slots: Number(values.slots),
+      threads: Number(values.threads),
     }),
   );
 }

@@ -46,6 +46,8 @@ interface Build {
 interface ProbeResult {
   readonly encode_ms: number[];
   readonly decode_ms_per_token: number[];
+  readonly encode_cpu_ms: number;
+  readonly decode_cpu_ms_per_token: number;
   readonly max_rss_kb: number;
   readonly version: string;
 }
@@ -181,23 +183,44 @@ export async function runWhisperEngines(options: {
     candidate === undefined
       ? `candidate: skipped, ${CANDIDATE_PACKAGE} is not installed (pass --candidate DIR holding its libwhisper.so)`
       : `candidate: ${candidate}`,
-    `build                         version  encode s (range)      ms/token (range)    @${options.rate} tok/s   @${RANDOM_MODEL_RATE.toFixed(1)} tok/s  peak RSS   vs today @${options.rate}`,
   ];
-  let today: number | undefined;
-  for (const build of builds) {
-    const runs = results.get(build.name) ?? [];
-    const encodes = runs.flatMap((r) => r.encode_ms.map((ms) => ms / 1000));
-    const perToken = runs.flatMap((r) => r.decode_ms_per_token);
-    const encode = median(encodes);
-    const token = median(perToken) / 1000;
-    const speech = encode + options.rate * SECONDS * token;
-    const random = encode + RANDOM_MODEL_RATE * SECONDS * token;
-    today ??= speech;
-    const rss = Math.max(...runs.map((r) => r.max_rss_kb)) / 1024;
+  const table = (
+    clock: string,
+    encodeOf: (r: ProbeResult) => number[],
+    tokenOf: (r: ProbeResult) => number[],
+  ) => {
     lines.push(
-      `${build.name.padEnd(30)}${(runs[0]?.version ?? '?').padEnd(9)}${`${encode.toFixed(2)} (${range(encodes, 2)})`.padEnd(22)}${`${(token * 1000).toFixed(1)} (${range(perToken, 1)})`.padEnd(20)}${`${speech.toFixed(2)} s`.padEnd(13)}${`${random.toFixed(2)} s`.padEnd(14)}${`${rss.toFixed(0)} MB`.padEnd(11)}${(speech / today).toFixed(2)}×`,
+      `${clock}:`,
+      `build                         version  encode s (range)      ms/token (range)    @${options.rate} tok/s   @${RANDOM_MODEL_RATE.toFixed(1)} tok/s  peak RSS   vs today @${options.rate}`,
     );
-  }
+    let today: number | undefined;
+    for (const build of builds) {
+      const runs = results.get(build.name) ?? [];
+      const encodes = runs.flatMap((r) => encodeOf(r).map((ms) => ms / 1000));
+      const perToken = runs.flatMap(tokenOf);
+      const encode = median(encodes);
+      const token = median(perToken) / 1000;
+      const speech = encode + options.rate * SECONDS * token;
+      const random = encode + RANDOM_MODEL_RATE * SECONDS * token;
+      today ??= speech;
+      const rss = Math.max(...runs.map((r) => r.max_rss_kb)) / 1024;
+      lines.push(
+        `${build.name.padEnd(30)}${(runs[0]?.version ?? '?').padEnd(9)}${`${encode.toFixed(2)} (${range(encodes, 2)})`.padEnd(22)}${`${(token * 1000).toFixed(1)} (${range(perToken, 1)})`.padEnd(20)}${`${speech.toFixed(2)} s`.padEnd(13)}${`${random.toFixed(2)} s`.padEnd(14)}${`${rss.toFixed(0)} MB`.padEnd(11)}${(speech / today).toFixed(2)}×`,
+      );
+    }
+  };
+  table(
+    'wall clock',
+    (r) => r.encode_ms,
+    (r) => r.decode_ms_per_token,
+  );
+  // With one thread, CPU time is the work itself: it holds on a loaded machine, where wall time
+  // (and, with spinning worker threads, CPU time too) mostly measures the other load.
+  table(
+    `CPU time, all threads${options.threads === 1 ? ' (one thread: load-independent)' : ' (includes worker spin-waits)'}`,
+    (r) => [r.encode_cpu_ms],
+    (r) => [r.decode_cpu_ms_per_token],
+  );
   return lines.join('\n');
 }
 

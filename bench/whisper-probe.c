@@ -62,6 +62,13 @@ static double now_ms(void) {
   return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
 }
 
+/* CPU time of all threads: with one thread it is the work itself, whatever else the machine runs. */
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
 int main(int argc, char **argv) {
   if (argc != 9) {
     fprintf(stderr, "usage: whisper-probe LIB MODEL PCM_F32 THREADS FLASH_ATTN ENCODE_ROUNDS DECODE_TOKENS DECODE_ROUNDS\n");
@@ -119,10 +126,13 @@ int main(int argc, char **argv) {
 
   /* One untimed pass each: first-call allocations are not what a loaded model pays per request. */
   if (encode(ctx, 0, threads) != 0) return 5;
+  double encode_cpu = 0;
   printf("{\"mel_ms\":%.2f,\"encode_ms\":[", mel_ms);
   for (int round = 0; round < encode_rounds; round++) {
     const double start = now_ms();
+    const double start_cpu = cpu_ms();
     if (encode(ctx, 0, threads) != 0) return 5;
+    encode_cpu += cpu_ms() - start_cpu;
     printf("%s%.2f", round == 0 ? "" : ",", now_ms() - start);
   }
 
@@ -132,12 +142,14 @@ int main(int argc, char **argv) {
       ((token_fn)need(lib, "whisper_token_transcribe"))(ctx),
       ((token_fn)need(lib, "whisper_token_not"))(ctx),
   };
-  printf("],\"decode_ms_per_token\":[");
+  printf("],\"encode_cpu_ms\":%.2f,\"decode_ms_per_token\":[", encode_cpu / encode_rounds);
+  double decode_cpu = 0;
   for (int round = -1; round < decode_rounds; round++) {
     if (decode(ctx, prompt, 4, 0, threads) != 0) return 6;
     int n_past = 4;
     int token = 440;
     const double start = now_ms();
+    const double start_cpu = cpu_ms();
     for (int i = 0; i < decode_tokens; i++) {
       if (decode(ctx, &token, 1, n_past, threads) != 0) return 6;
       n_past += 1;
@@ -148,14 +160,17 @@ int main(int argc, char **argv) {
       /* Keep to text tokens, as a transcript mostly is. */
       token = best < 50257 ? best : 440;
     }
-    if (round >= 0) printf("%s%.3f", round == 0 ? "" : ",", (now_ms() - start) / decode_tokens);
+    if (round >= 0) {
+      decode_cpu += cpu_ms() - start_cpu;
+      printf("%s%.3f", round == 0 ? "" : ",", (now_ms() - start) / decode_tokens);
+    }
   }
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   const char *version = "unknown";
   void *version_symbol = dlsym(lib, "whisper_version");
   if (version_symbol != NULL) version = ((version_fn)version_symbol)();
-  printf("],\"max_rss_kb\":%ld,\"version\":\"%s\"}\n", usage.ru_maxrss, version);
+  printf("],\"decode_cpu_ms_per_token\":%.3f,\"max_rss_kb\":%ld,\"version\":\"%s\"}\n", decode_cpu / decode_tokens / decode_rounds, usage.ru_maxrss, version);
   ((free_fn)need(lib, "whisper_free"))(ctx);
   return 0;
 }
