@@ -49,7 +49,7 @@ async function measureLayout(model: string, layout: Layout, levels: number[]): P
     ASR_MODEL: model,
     MAX_CONCURRENT_REQUESTS: String(layout.slots),
     ASR_CPU_THREADS: String(layout.threads),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
   });
   const cells = new Map<number, Cell>();
   try {
