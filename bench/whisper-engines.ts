@@ -155,7 +155,12 @@ export async function runWhisperEngines(options: {
   mkdirSync(FIXTURE_DIR, { recursive: true });
   const model = join(FIXTURE_DIR, 'ggml-base-random.bin');
   if (!existsSync(model)) await generateWhisperModel({ preset: 'base', outPath: model, seed: 11 });
-  const exe = buildProbe();
+  let exe: string;
+  try {
+    exe = buildProbe();
+  } catch {
+    return 'whisper-engines: skipped, no C compiler (cc) to build bench/whisper-probe.c';
+  }
   const pcm = speechF32();
   const builds: Build[] = [
     { name: 'bundled (service today)', lib: bundled, flash: false },
