@@ -7,6 +7,21 @@ import { fileURLToPath } from 'node:url';
 
 const BENCHES: { file: string; args: string[]; what: string }[] = [
   { file: 'asr-service.js', args: ['--rounds', '3'], what: 'ASR service overhead vs the binding' },
+  {
+    file: 'whisper-engines.js',
+    args: ['--rounds', '2'],
+    what: 'whisper.cpp builds: encode, ms/token, total at a speech token rate, peak RSS (issue 15)',
+  },
+  {
+    file: 'thread-layouts.js',
+    args: ['--concurrency', '1,2,4'],
+    what: 'ASR slots x threads layouts, 1-4 concurrent 30 s requests (issue 15)',
+  },
+  {
+    file: 'health-under-load.js',
+    args: ['--rounds', '2'],
+    what: '/health p99 at 200 req/s with every ASR slot busy, inference nice 0 vs 10 (issue 15)',
+  },
   { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine' },
   {
     file: 'wyoming-latency.js',

@@ -28,6 +28,8 @@ export interface AsrSettings extends ServiceSettings {
   readonly computeType: string;
   /** 0 = cores divided by the concurrency limit. */
   readonly cpuThreads: number;
+  /** Nice levels the inference threads run below the event loop's thread; 0 = leave them. */
+  readonly inferenceNice: number;
   /** A Silero VAD model in ggml form for `vad_filter`; unset = no VAD. */
   readonly vadModel: string | undefined;
   /** Longest decoded audio one request may carry (a small compressed file can expand to hours). */
@@ -230,6 +232,7 @@ export function parseSettings(env: Env): Settings {
       device: reader.read('ASR_DEVICE', oneOf(DEVICES), 'auto'),
       computeType: reader.read('ASR_COMPUTE_TYPE', z.string(), 'default'),
       cpuThreads: reader.read('ASR_CPU_THREADS', wholeNumber(0, 1024), 0),
+      inferenceNice: reader.read('ASR_INFERENCE_NICE', wholeNumber(0, 19), 10),
       vadModel: optionalPath(reader.raw('ASR_VAD_MODEL')),
       maxAudioHours: reader.read('MAX_AUDIO_HOURS', decimal(0.001, 48), 6),
       uploadDiskReserveMb: reader.read('UPLOAD_DISK_RESERVE_MB', decimal(0, 100_000_000), 2048),

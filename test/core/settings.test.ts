@@ -23,6 +23,15 @@ describe('settings', () => {
     assert.equal(s.asr.idleTimeoutMinutes, 60);
     assert.equal(s.apiKey, undefined);
     assert.deepEqual(s.corsOrigins, []);
+    assert.equal(s.asr.cpuThreads, 0);
+    assert.equal(s.asr.inferenceNice, 10);
+  });
+
+  it('takes ASR_INFERENCE_NICE from 0 (off) to 19, nothing else', () => {
+    assert.equal(parseSettings({ ASR_INFERENCE_NICE: '0' }).asr.inferenceNice, 0);
+    assert.equal(parseSettings({ ASR_INFERENCE_NICE: '19' }).asr.inferenceNice, 19);
+    for (const bad of ['20', '-1', '2.5', 'low'])
+      assert.throws(() => parseSettings({ ASR_INFERENCE_NICE: bad }), /ASR_INFERENCE_NICE/);
   });
 
   it('lets ASR_/TTS_ prefixed names override the shared ones', () => {

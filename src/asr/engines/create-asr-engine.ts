@@ -91,6 +91,7 @@ export function createAsrEngine(settings: AsrSettings, cache: ModelCache, logger
       device: settings.device,
       threads,
       vadModelPath: settings.vadModel,
+      inferenceNice: settings.inferenceNice,
       logger: logger.child({ engine: 'whisper-cpp', model: modelName }),
     });
   if (resolution.kind === 'path') {

@@ -1,6 +1,7 @@
 import type { PcmAudio } from '../../audio/pcm-audio.js';
 import { engineFailedError, errorMessage, modelUnavailableError } from '../../core/errors.js';
 import type { EngineDescription } from '../../core/runtime/engine.js';
+import { lowerWorkerThreadPriority } from '../../core/runtime/thread-priority.js';
 import { inspectWhisperModelFile } from '../whisper-model-file.js';
 import {
   type AsrEngine,
@@ -40,6 +41,8 @@ export interface WhisperCppEngineOptions {
   readonly threads: number;
   /** A Silero VAD model in ggml form; without it `vad: true` transcribes everything. */
   readonly vadModelPath?: string | undefined;
+  /** Nice levels every thread but the event loop's goes below it before native work (0 or unset = leave them). */
+  readonly inferenceNice?: number | undefined;
   readonly logger?: WhisperCppLogger | undefined;
   /** Longest one call of the prebuilt binding may take (it never settles when whisper.cpp fails). */
   readonly callTimeoutMs?: number | undefined;
@@ -139,6 +142,15 @@ export class WhisperCppEngine implements AsrEngine {
       );
     }
     if (vadModelPath !== undefined) this.vad = loadFugoodVad(vadModelPath, threads, logger);
+    this.deprioritize();
+  }
+
+  /**
+   * Puts the threads native work runs on below the event loop. Before every call, not once: the
+   * pool's threads start on first use, and whisper.cpp's threads inherit the value from them.
+   */
+  private deprioritize(): void {
+    lowerWorkerThreadPriority(this.options.inferenceNice ?? 0);
   }
 
   private async openBackend(vocabularySize: number): Promise<WhisperBackend> {
@@ -188,6 +200,7 @@ export class WhisperCppEngine implements AsrEngine {
     let prompt = options.prompt;
     const segments: TranscriptSegment[] = [];
     for (const piece of pieces) {
+      this.deprioritize();
       const result = await backend.transcribeWindow(
         piece.samples,
         {
@@ -219,6 +232,7 @@ export class WhisperCppEngine implements AsrEngine {
   async detectLanguage(audio: PcmAudio, signal: AbortSignal): Promise<DetectedLanguage> {
     const backend = this.requireBackend();
     const first = audio.samples.subarray(0, MAX_PIECE_SECONDS * SAMPLE_RATE);
+    this.deprioritize();
     const result = await backend.transcribeWindow(
       first,
       { language: 'auto', translate: false, wordTimestamps: false, languageOnly: true },
@@ -232,6 +246,7 @@ export class WhisperCppEngine implements AsrEngine {
   }
 
   async detectSpeech(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined> {
+    this.deprioritize();
     return this.vad?.detectSpeech(audio.samples, signal);
   }
 
@@ -250,6 +265,7 @@ export class WhisperCppEngine implements AsrEngine {
       this.options.logger?.warn({ event: 'asr_vad_skipped' }, 'vad requested but no VAD model is loaded');
       return splitIntoPieces(samples, maxSeconds);
     }
+    this.deprioritize();
     return packSpeech(samples, await vad.detectSpeech(samples, signal), maxSeconds);
   }
 }
