@@ -33,6 +33,8 @@ export class RecordingHandler implements Dispatcher.DispatchHandler {
   readonly #target: ServiceTarget;
   readonly #clock: LaneClock;
   #prepared: PreparedRequest | undefined;
+  #optionsFor: PreparedRequest | undefined;
+  #options: Dispatcher.DispatchOptions | undefined;
   #sink: RecordSink | undefined;
   #abort: ((reason: Error) => void) | undefined;
   #chunks: Buffer[] | undefined;
@@ -75,18 +77,21 @@ export class RecordingHandler implements Dispatcher.DispatchHandler {
     this.#abort = undefined;
     this.#chunks = undefined;
     this.deadlineMs = record.startMs + this.#clock.timeoutMs;
+    // Targets that send the same request every time hand over the same object: its
+    // dispatch options are then built once per lane, not once per request.
+    if (prepared !== this.#optionsFor) {
+      this.#optionsFor = prepared;
+      this.#options = {
+        origin: this.#origin,
+        method: prepared.method,
+        path: prepared.path,
+        headers: prepared.headers,
+        body: prepared.body,
+      };
+    }
     this.#dispatching = true;
     try {
-      this.#client.dispatch(
-        {
-          origin: this.#origin,
-          method: prepared.method,
-          path: prepared.path,
-          headers: prepared.headers,
-          body: prepared.body,
-        },
-        this,
-      );
+      this.#client.dispatch(this.#options as Dispatcher.DispatchOptions, this);
     } finally {
       this.#dispatching = false;
     }
