@@ -10,7 +10,7 @@ const BENCHES: { file: string; args: string[]; what: string }[] = [
   { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine (issue 5)' },
   {
     file: 'loadtest-ceiling.js',
-    args: ['--duration', '5', '--rounds', '2'],
+    args: ['--duration', '5', '--rounds', '3'],
     what: 'load generator ceiling vs autocannon (issue 4)',
   },
 ];
