@@ -193,6 +193,13 @@ export async function streamSpeech(
           signal.addEventListener('abort', () => encoded.destroy(), { once: true });
           streaming = true;
           onStart({ sampleRate: result.audio.sampleRate });
+          await encoder.write(result.audio.samples);
+          // The pieces after the first may already be here (espeak-ng's first write holds
+          // 1.5 s of audio): each one resolves at once, and promise jobs run before the
+          // stream and socket callbacks that send the headers and the first bytes. One
+          // turn of the event loop lets those go first.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
         }
         await encoder.write(result.audio.samples);
       }

@@ -20,6 +20,11 @@ const SYNTHESIS_TIMEOUT_MS = 120_000;
  * about two milliseconds.
  */
 const MIN_PIECE_SECONDS = 0.2;
+/**
+ * The first piece may be shorter: whatever precedes the first byte on the wire
+ * (resampling, conversion) is done on less audio, and the rest follows at once.
+ */
+const MIN_FIRST_PIECE_SECONDS = 0.05;
 /** Without a silence, a piece is cut anyway at this length. */
 const MAX_PIECE_SECONDS = 2;
 /** Consecutive zero samples that count as a silence to cut in. */
@@ -117,17 +122,20 @@ function argsFor(voice: string, wpm: number): string[] {
 /** Gathers streamed samples into pieces cut in silences (see MIN_PIECE_SECONDS). */
 class PieceCutter {
   #buffered: Float32Array = new Float32Array(0);
+  #first = true;
 
   *push(samples: Float32Array, sampleRate: number): Generator<Float32Array> {
     const joined = new Float32Array(this.#buffered.length + samples.length);
     joined.set(this.#buffered);
     joined.set(samples, this.#buffered.length);
     let rest = joined;
-    const min = Math.round(MIN_PIECE_SECONDS * sampleRate);
     const max = Math.round(MAX_PIECE_SECONDS * sampleRate);
-    while (rest.length >= min) {
-      const cut = lastSilenceMiddle(rest, min) ?? (rest.length >= max ? max : undefined);
+    for (;;) {
+      const min = Math.round((this.#first ? MIN_FIRST_PIECE_SECONDS : MIN_PIECE_SECONDS) * sampleRate);
+      if (rest.length < min) break;
+      const cut = firstSilenceMiddle(rest, min) ?? (rest.length >= max ? max : undefined);
       if (cut === undefined) break;
+      this.#first = false;
       yield rest.slice(0, cut);
       rest = rest.subarray(cut);
     }
@@ -141,20 +149,25 @@ class PieceCutter {
   }
 }
 
-/** The middle of the last run of SILENCE_SAMPLES zeros that ends at or after `from`. */
-function lastSilenceMiddle(samples: Float32Array, from: number): number | undefined {
+/**
+ * The middle of the first run of SILENCE_SAMPLES zeros whose middle is at or after
+ * `from`. The first, not the last: espeak-ng's first write is 64 KiB (1.5 s of audio),
+ * and handing it over in short pieces puts the first of them on the wire before the
+ * rest is resampled and encoded.
+ */
+function firstSilenceMiddle(samples: Float32Array, from: number): number | undefined {
+  let start = Math.min(from, samples.length);
+  while (start > 0 && samples[start - 1] === 0) start--;
   let run = 0;
-  for (let i = samples.length - 1; i >= 0; i--) {
+  for (let i = start; i < samples.length; i++) {
     if (samples[i] === 0) {
       run++;
       continue;
     }
-    if (run >= SILENCE_SAMPLES) {
-      const middle = i + 1 + (run >> 1);
-      if (middle >= from) return middle;
-    }
-    if (i + 1 < from) return undefined;
+    const middle = i - run + (run >> 1);
+    if (run >= SILENCE_SAMPLES && middle >= from) return middle;
     run = 0;
   }
-  return run >= SILENCE_SAMPLES && run >> 1 >= from ? run >> 1 : undefined;
+  const middle = samples.length - run + (run >> 1);
+  return run >= SILENCE_SAMPLES && middle >= from ? middle : undefined;
 }
