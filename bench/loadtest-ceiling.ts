@@ -20,6 +20,13 @@ interface Measurement {
   errors: number;
   seconds: number;
   rps: number;
+  /** The generator's own CPU time (user + system) over the run: immune to a slow server. */
+  cpuSeconds: number;
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -64,6 +71,7 @@ function print(measurement: Measurement): void {
 }
 
 async function measureOurs(url: string, connections: number, seconds: number): Promise<Measurement> {
+  const cpu = process.cpuUsage();
   const result = await run({
     targets: [healthTarget(url)],
     plan: { workers: connections, requests: undefined, durationMs: seconds * 1000, open: undefined },
@@ -79,6 +87,7 @@ async function measureOurs(url: string, connections: number, seconds: number): P
     errors: stats?.failed ?? 0,
     seconds: wall,
     rps: (stats?.total ?? 0) / wall,
+    cpuSeconds: cpuSecondsSince(cpu),
   };
 }
 
@@ -89,6 +98,7 @@ async function measureAutocannon(url: string, connections: number, seconds: numb
   // autocannon ships no types; a variable specifier keeps the compiler from asking for them.
   const specifier = 'autocannon';
   const autocannon = ((await import(specifier)) as { default: Autocannon }).default;
+  const cpu = process.cpuUsage();
   const result = await autocannon({ url: `${url}/health`, connections, pipelining: 1, duration: seconds });
   return {
     tool: 'autocannon',
@@ -96,6 +106,7 @@ async function measureAutocannon(url: string, connections: number, seconds: numb
     errors: result.errors + result.non2xx,
     seconds: result.duration,
     rps: result.requests.total / result.duration,
+    cpuSeconds: cpuSecondsSince(cpu),
   };
 }
 
@@ -147,38 +158,47 @@ async function compare(seconds: number, connections: number, rounds: number): Pr
 }
 
 function report(results: readonly Measurement[], seconds: number, connections: number): void {
-  const rates = (tool: string) =>
+  const OURS = 'voice-stack load-test';
+  const THEIRS = 'autocannon';
+  const perCpuSecond = (r: Measurement) => (r.cpuSeconds > 0 ? r.requests / r.cpuSeconds : 0);
+  const values = (tool: string, pick: (r: Measurement) => number) =>
     results
       .filter((r) => r.tool === tool)
-      .map((r) => r.rps)
+      .map(pick)
       .sort((a, b) => a - b);
-  const best = (tool: string) => Math.max(...rates(tool));
   // The median says more than the best on a shared machine, where neighbours steal the server's core.
-  const median = (tool: string) => {
-    const sorted = rates(tool);
+  const median = (sorted: number[]) => {
     const middle = Math.floor(sorted.length / 2);
     return sorted.length % 2
       ? (sorted[middle] ?? 0)
       : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
   };
+  const best = (sorted: number[]) => Math.max(...sorted);
   process.stdout.write(
     `generator ceiling against GET /health, ${connections} connections, ${seconds}s per run, generator on one core\n`,
   );
   for (const r of results) {
     process.stdout.write(
-      `  ${r.tool.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  (${r.requests} requests, ${r.errors} errors, ${r.seconds.toFixed(2)}s)\n`,
+      `  ${r.tool.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${((r.cpuSeconds / Math.max(1, r.requests)) * 1e6).toFixed(1).padStart(5)} µs CPU/request  (${r.requests} requests, ${r.errors} errors, ${r.seconds.toFixed(2)}s)\n`,
     );
   }
   for (const [label, pick] of [
     ['best', best],
     ['median', median],
   ] as const) {
-    const ours = pick('voice-stack load-test');
-    const theirs = pick('autocannon');
+    const ours = pick(values(OURS, (r) => r.rps));
+    const theirs = pick(values(THEIRS, (r) => r.rps));
     process.stdout.write(
       `${label}: ours ${ours.toFixed(0)} req/s, autocannon ${theirs.toFixed(0)} req/s, ratio ${(ours / theirs).toFixed(2)}\n`,
     );
   }
+  // Requests per second of the generator's own CPU: what the generator costs, whatever
+  // the server (on a shared core) manages in that run.
+  const oursPerCpu = median(values(OURS, perCpuSecond));
+  const theirsPerCpu = median(values(THEIRS, perCpuSecond));
+  process.stdout.write(
+    `median requests per CPU-second: ours ${oursPerCpu.toFixed(0)}, autocannon ${theirsPerCpu.toFixed(0)}, ratio ${(oursPerCpu / theirsPerCpu).toFixed(2)}\n`,
+  );
 }
 
 await main();

@@ -10,37 +10,37 @@ const BENCHES: { file: string; args: string[]; what: string }[] = [
   {
     file: 'whisper-engines.js',
     args: ['--rounds', '2'],
-    what: 'whisper.cpp builds: encode, ms/token, total at a speech token rate, peak RSS (issue 15)',
+    what: 'whisper.cpp builds: encode, ms/token, total at a speech token rate, peak RSS',
   },
   {
     file: 'thread-layouts.js',
     args: ['--concurrency', '1,2,4'],
-    what: 'ASR slots x threads layouts, 1-4 concurrent 30 s requests (issue 15)',
+    what: 'ASR slots x threads layouts, 1-4 concurrent 30 s requests',
   },
   {
     file: 'health-under-load.js',
     args: ['--rounds', '2'],
-    what: '/health p99 at 200 req/s with every ASR slot busy, inference nice 0 vs 10 (issue 15)',
+    what: '/health p99 at 200 req/s with every ASR slot busy, inference nice 0 vs 10',
   },
   { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine' },
   {
     file: 'wyoming-latency.js',
     args: [],
-    what: 'Wyoming synthesize time to first audio vs the HTTP route (issue 14)',
+    what: 'Wyoming synthesize time to first audio vs the HTTP route',
   },
   {
     file: 'realtime-latency.js',
     args: ['--rounds', '3'],
-    what: 'Realtime speech_stopped to completed vs the HTTP route, 5 s utterance (issue 14)',
+    what: 'Realtime speech_stopped to completed vs the HTTP route, 5 s utterance',
   },
   {
     file: 'job-fleet.js',
     args: [],
-    what: 'a 60-minute job on 1, 2 and 4 workers; sync latency through the queue (issue 13)',
+    what: 'a 60-minute job on 1, 2 and 4 workers; sync latency through the queue',
   },
   {
     file: 'loadtest-ceiling.js',
-    args: ['--duration', '5', '--rounds', '2'],
+    args: ['--duration', '5', '--rounds', '3'],
     what: 'load generator ceiling vs autocannon',
   },
 ];

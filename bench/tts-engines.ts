@@ -20,6 +20,7 @@ import { phonemesToIds, readPiperConfig } from '../src/tts/engines/piper-voice.j
 import type { TtsEngine } from '../src/tts/engines/tts-engine.js';
 import { normalizeEnglish } from '../src/tts/english-normalizer.js';
 import { phonemize } from '../src/tts/espeak-phonemizer.js';
+import { engineResults, type SpeechJob } from '../src/tts/speech-stream.js';
 import { chunkText } from '../src/tts/text-chunker.js';
 import { ServiceProcess } from '../test/support/service-process.js';
 import { readFirstChunkThenDisconnect, timedPost } from '../test/support/timed-stream.js';
@@ -36,6 +37,8 @@ interface Figures {
   readonly serviceFirstByteMs: number;
   readonly engineMs: number;
   readonly engineFirstChunkMs: number;
+  /** The engine's `synthesize` per sentence: the same as engineMs unless it takes whole texts. */
+  readonly perChunkMs: number;
   readonly runtimeMs: number | undefined;
   readonly audioSeconds: number;
 }
@@ -50,40 +53,77 @@ async function repeat(rounds: number, measure: () => Promise<number>): Promise<n
   return median(values);
 }
 
-/** The engine as the service drives it (same chunks, same order), without HTTP or guard rails. */
-async function viaEngine(engine: TtsEngine, rounds: number) {
-  const chunks = chunkText(TEXT);
+/**
+ * One request to the engine as the service drives it (the whole text where the engine
+ * takes it, else the same chunks in the same order), without HTTP or guard rails.
+ * First chunk: the first audio the engine hands over.
+ */
+async function engineOnce(engine: TtsEngine, job: SpeechJob) {
   const signal = new AbortController().signal;
+  const started = performance.now();
+  let firstChunk = Number.NaN;
   let audioSeconds = 0;
-  let firstChunk = 0;
-  const total = await repeat(rounds, async () => {
-    const started = performance.now();
-    audioSeconds = 0;
-    for (const [i, text] of chunks.entries()) {
-      const { audio, residualSpeed } = await engine.synthesize(
-        { text, voice: engine.voices.defaultVoice(), speed: 1 },
-        signal,
-      );
-      if (i === 0) firstChunk = performance.now() - started;
-      audioSeconds += audio.samples.length / audio.sampleRate / residualSpeed;
-    }
-    return performance.now() - started;
-  });
-  return { total, firstChunk, audioSeconds };
+  for await (const { audio, residualSpeed } of engineResults(engine, job, signal)) {
+    if (Number.isNaN(firstChunk)) firstChunk = performance.now() - started;
+    audioSeconds += audio.samples.length / audio.sampleRate / residualSpeed;
+  }
+  return { totalMs: performance.now() - started, firstChunk, audioSeconds };
 }
 
-async function viaService(base: string, rounds: number) {
+/** Sentence by sentence through `synthesize`, as the service drove every engine before. */
+async function enginePerChunkOnce(engine: TtsEngine): Promise<number> {
+  const signal = new AbortController().signal;
+  const started = performance.now();
+  for (const text of chunkText(TEXT)) {
+    await engine.synthesize({ text, voice: engine.voices.defaultVoice(), speed: 1 }, signal);
+  }
+  return performance.now() - started;
+}
+
+/**
+ * Engine and service measured in turn within each round, so a neighbour's burst on
+ * this shared machine lands on both sides of a ratio rather than on one of them.
+ */
+async function interleaved(engine: TtsEngine, base: string, rounds: number) {
   const url = `${base}/v1/audio/speech`;
-  const whole = await repeat(
-    rounds,
-    async () => (await timedPost(url, { input: TEXT, response_format: 'wav' })).totalMs,
-  );
-  const firstByte = await repeat(
-    rounds,
-    async () => (await timedPost(url, { input: TEXT, response_format: 'pcm' })).firstByteMs,
-  );
+  const job: SpeechJob = {
+    chunks: chunkText(TEXT),
+    voice: engine.voices.defaultVoice(),
+    speed: 1,
+    format: 'wav',
+    maxSeconds: Number.POSITIVE_INFINITY,
+  };
+  const columns = {
+    engine: [] as number[],
+    first: [] as number[],
+    perChunk: [] as number[],
+    whole: [] as number[],
+    firstByte: [] as number[],
+  };
+  let audioSeconds = 0;
+  // Round 0 warms every path up and is not counted.
+  for (let round = 0; round <= rounds; round++) {
+    const direct = await engineOnce(engine, job);
+    const perChunk = engine.synthesizeText ? await enginePerChunkOnce(engine) : direct.totalMs;
+    const whole = (await timedPost(url, { input: TEXT, response_format: 'wav' })).totalMs;
+    const firstByte = (await timedPost(url, { input: TEXT, response_format: 'pcm' })).firstByteMs;
+    if (round === 0) continue;
+    audioSeconds = direct.audioSeconds;
+    columns.engine.push(direct.totalMs);
+    columns.first.push(direct.firstChunk);
+    columns.perChunk.push(perChunk);
+    columns.whole.push(whole);
+    columns.firstByte.push(firstByte);
+  }
   await readFirstChunkThenDisconnect(url, { input: TEXT, response_format: 'pcm' });
-  return { whole, firstByte };
+  return {
+    engineMs: median(columns.engine),
+    engineFirstChunkMs: median(columns.first),
+    perChunkMs: median(columns.perChunk),
+    serviceMs: median(columns.whole),
+    serviceFirstByteMs: median(columns.firstByte),
+    audioSeconds,
+  };
 }
 
 type Feeds = Record<string, import('onnxruntime-node').Tensor>;
@@ -167,33 +207,23 @@ async function measure(
     device: 'cpu',
     maxConcurrentRequests: 1,
   } as unknown as Settings['tts'];
-  const engine = createTtsEngine(settings, env.MODEL_CACHE_DIR);
-  await engine.load();
-  const direct = await viaEngine(engine, rounds);
-  await engine.unload();
   let runtimeMs: number | undefined;
   if (engineName === 'piper')
     runtimeMs = await viaRuntime(env.TTS_MODEL ?? '', (ort) => piperFeeds(env.TTS_MODEL ?? '', ort), rounds);
   if (engineName === 'kokoro') runtimeMs = await viaRuntime(env.TTS_MODEL ?? '', kokoroFeeds, rounds);
   if (engineName === 'espeak-ng') runtimeMs = await espeakDirect(rounds);
+  const engine = createTtsEngine(settings, env.MODEL_CACHE_DIR);
+  await engine.load();
   const server = await ServiceProcess.start(['serve', 'tts'], {
     ...env,
     MAX_CONCURRENT_REQUESTS: '1',
     LOG_LEVEL: 'info',
   });
   try {
-    const service = await viaService(server.url('tts'), rounds);
-    return {
-      engine: engineName,
-      serviceMs: service.whole,
-      serviceFirstByteMs: service.firstByte,
-      engineMs: direct.total,
-      engineFirstChunkMs: direct.firstChunk,
-      runtimeMs,
-      audioSeconds: direct.audioSeconds,
-    };
+    return { engine: engineName, runtimeMs, ...(await interleaved(engine, server.url('tts'), rounds)) };
   } finally {
     await server.stop();
+    await engine.unload();
   }
 }
 
@@ -201,20 +231,21 @@ function format(rows: Figures[], rounds: number): string {
   const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(0)} ms`).padStart(9);
   const lines = [
     `TTS service vs engine vs runtime called directly (3 sentences, ${TEXT.length} chars, median of ${rounds}, ${availableParallelism()} cores)`,
-    'engine      audio   runtime   engine    service   overhead   engine 1st  service 1st byte   RTF(engine)  RTF(service)',
+    'engine      audio   runtime  per-sent.   engine    service   ratio   engine 1st  service 1st byte  ratio  RTF(engine)  RTF(service)',
   ];
   for (const r of rows) {
-    const overhead = r.serviceMs - r.engineMs;
     lines.push(
       [
         r.engine.padEnd(10),
         `${r.audioSeconds.toFixed(1)} s`.padStart(7),
         ms(r.runtimeMs),
+        ms(r.perChunkMs),
         ms(r.engineMs),
         ms(r.serviceMs),
-        `${overhead >= 0 ? '+' : ''}${overhead.toFixed(0)} ms`.padStart(9),
+        `${(r.serviceMs / r.engineMs).toFixed(2)}×`.padStart(7),
         ms(r.engineFirstChunkMs),
         ms(r.serviceFirstByteMs).padStart(17),
+        `${(r.serviceFirstByteMs / r.engineFirstChunkMs).toFixed(2)}×`.padStart(6),
         (r.engineMs / 1000 / r.audioSeconds).toFixed(3).padStart(12),
         (r.serviceMs / 1000 / r.audioSeconds).toFixed(3).padStart(13),
       ].join(' '),
@@ -222,8 +253,11 @@ function format(rows: Figures[], rounds: number): string {
   }
   lines.push(
     'runtime: espeak-ng binary per sentence, or the ONNX session on the main thread with prepared ids (inference only);',
-    'engine: the engine object (phonemisation + worker-thread inference); service: HTTP request for a WAV;',
-    'service 1st byte: streamed PCM, first body byte. Piper/Kokoro models are generated (random weights, real shapes).',
+    "per-sent.: the engine's synthesize() sentence by sentence, as the service drove every engine before;",
+    'engine: the engine object as the service drives it (espeak-ng: the whole text in one process, streamed; others',
+    'per sentence, phonemisation + worker-thread inference); service: HTTP request for a WAV; ratio: service / engine;',
+    'service 1st byte: streamed PCM, first body byte, against the first audio the engine hands over.',
+    'Piper/Kokoro models are generated (random weights, real shapes).',
   );
   return lines.join('\n');
 }

@@ -110,17 +110,35 @@ export function wavHeader(sampleRate: number, dataBytes?: number): Buffer {
 /** Scales by 32768 so that s16leToFloat(floatToS16le(x)) is exact for every 16-bit value. */
 export function floatToS16le(samples: Float32Array): Buffer {
   const out = Buffer.alloc(samples.length * 2);
+  if (!LITTLE_ENDIAN) {
+    for (let i = 0; i < samples.length; i++) out.writeInt16LE(toS16(samples[i] as number), i * 2);
+    return out;
+  }
+  // A typed-array store in a loop the JIT keeps tight is three times faster than
+  // writeInt16LE per sample, which showed in every WAV response (5 ms for 14 s of
+  // speech); Buffer.alloc is never pooled, so offset 0 is aligned.
+  const view = new Int16Array(out.buffer, out.byteOffset, samples.length);
   for (let i = 0; i < samples.length; i++) {
-    const scaled = Math.round((samples[i] ?? 0) * 32768);
-    const clipped = scaled > 32767 ? 32767 : scaled < -32768 ? -32768 : scaled || 0;
-    out.writeInt16LE(clipped, i * 2);
+    // Math.round's rounding, half up; a NaN stays NaN and is stored as 0.
+    view[i] = Math.min(32767, Math.max(-32768, Math.floor((samples[i] as number) * 32768 + 0.5)));
   }
   return out;
 }
 
+function toS16(sample: number): number {
+  return Math.min(32767, Math.max(-32768, Math.floor(sample * 32768 + 0.5))) || 0;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function s16leToFloat(data: Uint8Array): Float32Array {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const samples = new Float32Array(data.byteLength >> 1);
+  if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) {
+    const ints = new Int16Array(data.buffer, data.byteOffset, samples.length);
+    for (let i = 0; i < samples.length; i++) samples[i] = (ints[i] as number) / 32768;
+    return samples;
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(i * 2, true) / 32768;
   return samples;
 }
@@ -277,4 +295,55 @@ function fourCc(data: Uint8Array, offset: number): string {
 
 function printable(id: string): string {
   return id.replace(/[^\x20-\x7e]/g, '?');
+}
+
+/**
+ * Reads a 16-bit WAV as it arrives on a pipe (espeak-ng --stdout): the header once it
+ * is complete, then the samples of every later piece as soon as it comes, a byte split
+ * between two pieces carried over to the next. Multi-channel input is averaged to mono.
+ */
+export class WavStreamReader {
+  #info: WavInfo | undefined;
+  #pending: Buffer = Buffer.alloc(0);
+
+  /** The header, once it has arrived. */
+  get info(): WavInfo | undefined {
+    return this.#info;
+  }
+
+  /** Samples made available by `chunk` (possibly none). */
+  push(chunk: Buffer): Float32Array {
+    let data = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
+    if (!this.#info) {
+      // A header split across pieces: wait for the rest (a RIFF header is a few dozen bytes).
+      const info = data.length >= 44 ? readWavInfo(data) : undefined;
+      if (!info) {
+        if (data.length > 4096 || (data.length >= 12 && !isWav(data))) {
+          throw audioDecodeError('not a 16-bit PCM WAV stream');
+        }
+        this.#pending = Buffer.from(data);
+        return new Float32Array(0);
+      }
+      if (info.bitsPerSample !== 16) throw audioDecodeError('not a 16-bit PCM WAV stream');
+      this.#info = info;
+      data = data.subarray(info.dataOffset);
+    }
+    const frameBytes = 2 * this.#info.channels;
+    const usable = data.length - (data.length % frameBytes);
+    this.#pending = usable < data.length ? Buffer.from(data.subarray(usable)) : Buffer.alloc(0);
+    return s16leToMono(data.subarray(0, usable), this.#info.channels);
+  }
+}
+
+function s16leToMono(data: Uint8Array, channels: number): Float32Array {
+  if (channels === 1) return s16leToFloat(data);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const samples = new Float32Array(data.byteLength / (2 * channels));
+  const scale = 1 / (32768 * channels);
+  for (let frame = 0, offset = 0; frame < samples.length; frame++) {
+    let sum = 0;
+    for (let channel = 0; channel < channels; channel++, offset += 2) sum += view.getInt16(offset, true);
+    samples[frame] = sum * scale;
+  }
+  return samples;
 }

@@ -1,4 +1,5 @@
 import type { DriverContext } from './driver-context.js';
+import type { RequestRecord } from './load-test-result.js';
 import { type Arrival, arrivals, type TrafficPlan } from './traffic-plan.js';
 
 /**
@@ -18,15 +19,16 @@ export function runOpenModel(plan: TrafficPlan, context: DriverContext): Promise
     const finishIfDone = () => {
       if (inFlight === 0 && (context.stopped() || (next.done && waiting.length === 0))) resolve();
     };
+    const onRecord = (record: RequestRecord) => {
+      inFlight--;
+      context.onRecord(record);
+      const queued = context.stopped() ? undefined : waiting.shift();
+      if (queued) launch(queued);
+      finishIfDone();
+    };
     const launch = (arrival: Arrival) => {
       inFlight++;
-      void context.sender.send(id++, origin + arrival.intendedMs, arrival.stage).then((record) => {
-        inFlight--;
-        context.onRecord(record);
-        const queued = context.stopped() ? undefined : waiting.shift();
-        if (queued) launch(queued);
-        finishIfDone();
-      });
+      context.sender.send(id++, origin + arrival.intendedMs, arrival.stage, onRecord);
     };
     const tick = () => {
       if (context.stopped()) return finishIfDone();

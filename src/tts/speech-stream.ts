@@ -34,9 +34,9 @@ export interface SpeechJob {
 type Runtime = ServiceRuntime<TtsEngine>;
 
 /**
- * Synthesises the job's chunks one by one, counting the audio they make: a short text
- * can expand into a very long recording (one character read as several words), so
- * the bound is on what comes out, checked after every chunk.
+ * Synthesises the job's chunks, counting the audio they make: a short text can expand
+ * into a very long recording (one character read as several words), so the bound is
+ * on what comes out, checked after every chunk or streamed piece.
  */
 async function* synthesizeChunks(
   runtime: Runtime,
@@ -45,8 +45,7 @@ async function* synthesizeChunks(
   signal: AbortSignal,
   produced: { seconds: number } = { seconds: 0 },
 ): AsyncGenerator<SynthesisResult> {
-  for (const text of job.chunks) {
-    const result = await engine.synthesize({ text, voice: job.voice, speed: job.speed }, signal);
+  for await (const result of engineResults(engine, job, signal)) {
     const chunkSeconds = durationSeconds(result.audio) / result.residualSpeed;
     produced.seconds += chunkSeconds;
     if (produced.seconds > job.maxSeconds) {
@@ -57,6 +56,25 @@ async function* synthesizeChunks(
     }
     runtime.metrics.audioSeconds.inc(chunkSeconds);
     yield { ...result, audio: atFormatRate(result.audio, job.format) };
+  }
+}
+
+/**
+ * The engine's audio for the job: the whole text at once where the engine prefers it
+ * (one espeak-ng process for every sentence), otherwise chunk by chunk. Leaving the
+ * loop early (MAX_SPEECH_SECONDS, a client gone) stops the engine either way.
+ */
+export async function* engineResults(
+  engine: TtsEngine,
+  job: SpeechJob,
+  signal: AbortSignal,
+): AsyncGenerator<SynthesisResult> {
+  if (engine.synthesizeText) {
+    yield* engine.synthesizeText({ text: job.chunks.join(' '), voice: job.voice, speed: job.speed }, signal);
+    return;
+  }
+  for (const text of job.chunks) {
+    yield await engine.synthesize({ text, voice: job.voice, speed: job.speed }, signal);
   }
 }
 
@@ -175,6 +193,13 @@ export async function streamSpeech(
           signal.addEventListener('abort', () => encoded.destroy(), { once: true });
           streaming = true;
           onStart({ sampleRate: result.audio.sampleRate });
+          await encoder.write(result.audio.samples);
+          // The pieces after the first may already be here (espeak-ng's first write holds
+          // 1.5 s of audio): each one resolves at once, and promise jobs run before the
+          // stream and socket callbacks that send the headers and the first bytes. One
+          // turn of the event loop lets those go first.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
         }
         await encoder.write(result.audio.samples);
       }

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeWav, floatToS16le, isWav, parseWav, s16leToFloat } from '../../src/audio/wav.js';
+import {
+  encodeWav,
+  floatToS16le,
+  isWav,
+  parseWav,
+  s16leToFloat,
+  WavStreamReader,
+} from '../../src/audio/wav.js';
 
 interface WavSpec {
   tag?: number;
@@ -163,5 +170,38 @@ describe('wav encoding', () => {
     assert.ok(isWav(encodeWav({ sampleRate: 16000, samples: new Float32Array(1) })));
     assert.ok(!isWav(Buffer.from('RIFF\0\0\0\0AVI LIST')));
     assert.ok(!isWav(new Uint8Array(4)));
+  });
+});
+
+describe('WavStreamReader', () => {
+  const samples = Int16Array.from({ length: 1001 }, (_, i) => ((i * 37) % 2000) - 1000);
+  const payload = new Uint8Array(samples.buffer);
+
+  it('reads a stream cut at every byte boundary as parseWav reads the whole file', () => {
+    const file = wav(payload, { rate: 22050, dataSize: 0xffffffff });
+    for (const step of [1, 3, 44, 45, 4096]) {
+      const reader = new WavStreamReader();
+      const pieces: Float32Array[] = [];
+      for (let at = 0; at < file.length; at += step) {
+        pieces.push(reader.push(Buffer.from(file.subarray(at, at + step))));
+      }
+      const joined = Float32Array.from(pieces.flatMap((piece) => [...piece]));
+      assert.equal(reader.info?.sampleRate, 22050);
+      assert.deepEqual(joined, parseWav(file).channelData[0], `pieces of ${step} bytes`);
+    }
+  });
+
+  it('averages channels and refuses what is not a 16-bit WAV', () => {
+    const stereo = new Uint8Array(new Int16Array([1000, 3000, -2000, 0]).buffer);
+    const reader = new WavStreamReader();
+    assert.deepEqual(
+      [...reader.push(Buffer.from(wav(stereo, { channels: 2 })))],
+      [2000 / 32768, -1000 / 32768],
+    );
+    assert.throws(() => new WavStreamReader().push(Buffer.from('not a wave file at all, just text')), /WAV/);
+    assert.throws(
+      () => new WavStreamReader().push(Buffer.from(wav(new Uint8Array(8), { bits: 32 }))),
+      /16-bit/,
+    );
   });
 });

@@ -55,4 +55,13 @@ export interface TtsEngine extends LoadableEngine {
    * input). Runs off the event loop; stops early and rejects when `signal` aborts.
    */
   synthesize(request: SynthesisRequest, signal: AbortSignal): Promise<SynthesisResult>;
+  /**
+   * Optional, for an engine that is faster given a whole text than sentence by sentence
+   * (espeak-ng: one process instead of one per sentence). Gets the whole input and
+   * yields its audio in order, in pieces as soon as they are made, every piece at the
+   * same rate and residual speed. Where present the routes use it instead of
+   * `synthesize` per chunk; stopping the iteration early or aborting `signal` stops
+   * the synthesis. Engines without it (Piper, Kokoro) are driven chunk by chunk.
+   */
+  synthesizeText?(request: SynthesisRequest, signal: AbortSignal): AsyncIterable<SynthesisResult>;
 }
