@@ -43,8 +43,9 @@ export interface WyomingCase {
   readonly end: 'half-close' | 'destroy' | 'reset';
   readonly cutAfterMs?: number;
   readonly expect: WyomingExpect;
-  /** For `answer`: the event type that must arrive. */
+  /** For `answer`: the event type that must arrive, and how many times (1 unless told). */
   readonly answer?: string;
+  readonly answers?: number;
   /** For `refuse`: the code the error should carry (a capacity refusal is also accepted). */
   readonly code?: string;
 }
@@ -454,7 +455,41 @@ function wyAudioFormat(rng: Rng, ctx: ProtocolContext): WyBody {
 
 function wyTranscribe(rng: Rng, ctx: ProtocolContext): WyBody {
   const pcm = speechSlice(rng, ctx.speech16k, 200 + rng.int(800), 16000);
-  const variant = rng.int(4);
+  const variant = rng.int(6);
+  if (variant === 4) {
+    // Over MAX_UTTERANCE_SECONDS (300 s), cheaply: 8-bit audio at 1 kHz, 301–400 s of it.
+    const format = { rate: 1000, width: 1, channels: 1 };
+    const audio = Buffer.alloc(1000 * (301 + rng.int(100)), 128);
+    return {
+      kind: 'wyoming',
+      service: 'asr',
+      writes: audioEvents(rng, audio, format),
+      end: 'half-close',
+      expect: 'refuse',
+      code: 'VS_ERR_AUDIO_DECODE',
+      label: `${audio.length / 1000} s utterance at 1 kHz`,
+    };
+  }
+  if (variant === 5) {
+    // Utterances one after another on one connection: each gets its transcript.
+    const writes: Buffer[] = [];
+    const count = 2 + rng.int(2);
+    for (let i = 0; i < count; i++)
+      writes.push(
+        event(rng, 'transcribe', {}),
+        ...audioEvents(rng, speechSlice(rng, ctx.speech16k, 200, 16000)),
+      );
+    return {
+      kind: 'wyoming',
+      service: 'asr',
+      writes,
+      end: 'half-close',
+      expect: 'answer',
+      answer: 'transcript',
+      answers: count,
+      label: `${count} utterances on one connection`,
+    };
+  }
   if (variant === 0) {
     const language = rng.pick(['xx', 'klingon', 'en-ZZZZ-!!', '../en', 'e'.repeat(300)]);
     return {
