@@ -90,6 +90,8 @@ export class EventParser {
     let scanned = 0;
     for (const buffer of this.pending) {
       const at = buffer.indexOf(0x0a);
+      // Checked here too: a long line that arrives in one read is refused like one split across reads.
+      if (at >= 0 && scanned + at + 1 > this.limits.maxHeaderBytes) break;
       if (at >= 0) return this.take(scanned + at + 1)?.toString('utf8', 0, scanned + at);
       scanned += buffer.length;
       if (scanned >= this.limits.maxHeaderBytes) break;

@@ -36,6 +36,18 @@ export interface WyomingServerOptions {
 
 /** Events received but not handled yet, in bytes, before the socket stops reading. */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/**
+ * What a parsed event holds beyond its bytes on the wire (the objects around them), so a
+ * flood of tiny events (`{"type":"describe"}` lines) counts against MAX_QUEUED_BYTES too:
+ * counting payloads alone let such a flood grow the queue without bound.
+ */
+const EVENT_OVERHEAD_BYTES = 256;
+
+interface QueuedEvent {
+  readonly event: WyomingEvent;
+  /** Its share of the bytes received, plus EVENT_OVERHEAD_BYTES. */
+  readonly bytes: number;
+}
 /** How long a refusal gets to reach a client before its socket is cut. */
 const GOODBYE_FLUSH_MS = 1000;
 
@@ -122,7 +134,7 @@ export class WyomingServer {
 class ConnectionHandler implements WyomingConnection {
   readonly #abort = new AbortController();
   readonly #parser: EventParser;
-  readonly #queue: WyomingEvent[] = [];
+  readonly #queue: QueuedEvent[] = [];
   readonly #session: WyomingSession;
   readonly #log: Logger;
   #queuedBytes = 0;
@@ -195,6 +207,7 @@ class ConnectionHandler implements WyomingConnection {
     if (this.#ending) return;
     this.#resetIdle();
     let events: WyomingEvent[];
+    const bufferedBefore = this.#parser.bufferedBytes;
     try {
       events = this.#parser.push(chunk);
     } catch (error) {
@@ -202,9 +215,12 @@ class ConnectionHandler implements WyomingConnection {
       void this.#fail(error);
       return;
     }
+    // The bytes these events took off the wire (headers, data, payloads), shared among them.
+    const consumed = bufferedBefore + chunk.length - this.#parser.bufferedBytes;
     for (const event of events) {
-      this.#queue.push(event);
-      this.#queuedBytes += event.payload?.length ?? 0;
+      const bytes = consumed / events.length + EVENT_OVERHEAD_BYTES;
+      this.#queue.push({ event, bytes });
+      this.#queuedBytes += bytes;
     }
     if (this.#queuedBytes > MAX_QUEUED_BYTES) this.socket.pause();
     void this.#pump();
@@ -214,10 +230,12 @@ class ConnectionHandler implements WyomingConnection {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      for (let event = this.#queue.shift(); event !== undefined; event = this.#queue.shift()) {
-        this.#queuedBytes -= event.payload?.length ?? 0;
+      for (let queued = this.#queue.shift(); queued !== undefined; queued = this.#queue.shift()) {
+        const { event } = queued;
+        this.#queuedBytes -= queued.bytes;
         if (this.#queuedBytes <= MAX_QUEUED_BYTES && this.socket.isPaused()) this.socket.resume();
-        if (this.#ending) return;
+        // Gone or failed: what it queued is not answered (nobody would read it).
+        if (this.#ending || this.#abort.signal.aborted) return;
         try {
           await this.#session.handle(event);
         } catch (error) {

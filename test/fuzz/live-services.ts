@@ -88,3 +88,31 @@ export async function settledFiles(dir: string, timeoutMs = 5000): Promise<strin
   }
   return files;
 }
+
+/** Polls /health on every base every 100 ms and keeps the slowest answer. */
+export function startHealthPoller(bases: string[]): { stop: () => Promise<number> } {
+  let max = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const base of bases) {
+        const started = performance.now();
+        try {
+          const response = await request(`${base}/health`, { signal: AbortSignal.timeout(5000) });
+          await response.body.dump();
+        } catch {
+          // A refused /health counts as the full timeout.
+        }
+        max = Math.max(max, performance.now() - started);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
+}

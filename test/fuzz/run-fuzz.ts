@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { speechWav } from '../support/fixtures.js';
 import { CLASSES, type FuzzContext, type FuzzRequest, generateRequest } from './fuzz-cases.js';
-import { filesUnder, rssMb, settle, startLiveServices } from './live-services.js';
+import { filesUnder, rssMb, settle, startHealthPoller, startLiveServices } from './live-services.js';
 
 export interface FuzzOptions {
   readonly requests: number;
@@ -124,34 +124,6 @@ function judge(fuzz: FuzzRequest, answer: Answer, secretDir: string): string | u
   }
   if (fuzz.probe && answer.status >= 200 && answer.status < 300) return `playlist answered ${answer.status}`;
   return undefined;
-}
-
-/** Polls /health on both services every 100 ms and keeps the slowest answer. */
-function startHealthPoller(bases: string[]): { stop: () => Promise<number> } {
-  let max = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      for (const base of bases) {
-        const started = performance.now();
-        try {
-          const response = await request(`${base}/health`, { signal: AbortSignal.timeout(5000) });
-          await response.body.dump();
-        } catch {
-          // A refused /health counts as the full timeout.
-        }
-        max = Math.max(max, performance.now() - started);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return max;
-    },
-  };
 }
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {

@@ -68,6 +68,26 @@ describe('Wyoming event framing', () => {
       () => new EventParser(LIMITS).push(Buffer.alloc(1024, 0x20)),
       /header line longer than 1024/,
     );
+    // Found by the protocol fuzz: a line over the bound was taken when it arrived in one read
+    // and refused when split across reads; it must be refused however it arrives.
+    const long = Buffer.from(`${JSON.stringify({ type: 'ping', data: { text: 'y'.repeat(2000) } })}\n`);
+    assert.throws(() => new EventParser(LIMITS).push(long), /header line longer than 1024/, 'one read');
+    assert.throws(
+      () => {
+        const parser = new EventParser(LIMITS);
+        parser.push(long.subarray(0, 600));
+        parser.push(long.subarray(600));
+      },
+      /header line longer than 1024/,
+      'two reads',
+    );
+    const exact = Buffer.from(`{"type":"ping","data":{"text":"${'z'.repeat(1024 - 35)}"}}\n`);
+    assert.equal(exact.length, 1024);
+    assert.equal(
+      new EventParser(LIMITS).push(exact)[0]?.type,
+      'ping',
+      'a line of exactly the bound is taken',
+    );
     for (const line of ['not json', '[1,2]', '{"type": ""}', '{"data": {}}', '{"type": "x", "data": [1]}']) {
       assert.throws(() => new EventParser(LIMITS).push(Buffer.from(`${line}\n`)), /Protocol error/, line);
     }

@@ -110,6 +110,35 @@ describe('Wyoming shares the services’ guard rails (real servers)', () => {
     });
   });
 
+  it('stops reading from a client that floods tiny events and takes none of their answers', {
+    timeout: 90_000,
+  }, async () => {
+    // Found by the protocol fuzz: only payload bytes counted against the receive bound, so
+    // 100 MB of `describe` lines were all read and queued (RSS grew by 650 MB).
+    await withServices('asr', { BODY_IDLE_TIMEOUT_SECONDS: '10' }, async (services) => {
+      const socket = connect(services.port('asr'), '127.0.0.1');
+      await once(socket, 'connect');
+      socket.pause();
+      const chunk = Buffer.from('{"type":"describe"}\n'.repeat(4096));
+      const total = 1280 * chunk.length;
+      // Bytes handed to the kernel (a write's callback ran without error): the most the server took.
+      let accepted = 0;
+      socket.on('error', () => {});
+      for (let i = 0; i < 1280; i++) {
+        socket.write(chunk, (error) => {
+          if (!error) accepted += chunk.length;
+        });
+      }
+      // The server cuts it as a client that stopped reading its answers.
+      await new Promise((resolve) => socket.on('close', resolve));
+      assert.ok(
+        accepted < 40 * 1024 * 1024,
+        `the server took ${(accepted / 1048576).toFixed(0)} MB of ${(total / 1048576).toFixed(0)} MB`,
+      );
+      assert.deepEqual(await countsSettle(services.server.url('asr')), { active: 0, queued: 0 });
+    });
+  });
+
   it('refuses to start when a Wyoming port that was set is taken', { timeout: 30_000 }, async () => {
     const squatter = createServer().listen(0, '127.0.0.1');
     await once(squatter, 'listening');
