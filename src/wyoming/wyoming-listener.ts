@@ -75,9 +75,8 @@ class WyomingListener implements SideListener {
     await this.server.close();
   }
 
-  destroy(): void {
-    void this.advert?.close();
-    this.server.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all([this.advert?.close(), this.server.destroy()]);
   }
 }
 

@@ -123,10 +123,11 @@ export class WyomingServer {
     return this.#closing;
   }
 
-  /** Cuts every connection now; their running work sees its signal abort. */
-  destroy(): void {
-    void this.close();
+  /** Cuts every connection now (their running work sees its signal abort); resolves once closed. Safe twice. */
+  async destroy(): Promise<void> {
+    const closing = this.close();
     for (const connection of this.#connections) connection.destroy();
+    await closing;
   }
 }
 

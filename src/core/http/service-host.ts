@@ -13,8 +13,8 @@ export interface SideListener {
   listen(host: string): Promise<void>;
   /** Stops accepting and resolves once its connections have ended. */
   close(): Promise<void>;
-  /** Cuts its connections now. */
-  destroy(): void;
+  /** Cuts its connections now; resolves once they are gone. Safe to call twice. */
+  destroy(): Promise<void>;
 }
 
 export interface HostedService {
@@ -135,7 +135,7 @@ export class ServiceHost {
     );
     for (const { app, runtime, sideListeners = [] } of this.services) {
       app.server.closeAllConnections();
-      for (const listener of sideListeners) listener.destroy();
+      await Promise.all(sideListeners.map((listener) => listener.destroy()));
       await runtime.destroy();
     }
   }
