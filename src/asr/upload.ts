@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -14,6 +14,7 @@ import {
   resourceThresholdError,
 } from '../core/errors.js';
 import type { ServiceApp } from '../core/http/service-app-type.js';
+import { sweepStaleSpools } from '../core/stale-spools.js';
 
 /** An uploaded file, spooled to disk so that queued requests hold no audio in memory. */
 export interface UploadedFile {
@@ -63,7 +64,7 @@ export async function registerUploads(
   diskReserveMb: number,
 ): Promise<void> {
   const maxBytes = Math.floor(maxUploadMb * 1024 * 1024);
-  await sweepStaleSpools(tmpdir());
+  await sweepStaleSpools(tmpdir(), SPOOL_PREFIX);
   const dir = join(tmpdir(), `${SPOOL_PREFIX}${process.pid}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await app.register(multipart, {
@@ -166,26 +167,6 @@ async function removeUploads(request: FastifyRequest): Promise<void> {
       await rm(path, { force: true });
     }),
   );
-}
-
-/** Spool folders of processes that are gone (killed, crashed) would otherwise stay forever. */
-async function sweepStaleSpools(parent: string): Promise<void> {
-  const names = await readdir(parent).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(SPOOL_PREFIX)) continue;
-    const pid = Number(name.slice(SPOOL_PREFIX.length));
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
-    await rm(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Refuses, before reading a byte, a body whose declared length is already over the limit. */

@@ -8,7 +8,7 @@
  * worker writes it to a temporary file and streams it through the same decoder.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,7 @@ import { setFlacTotalSamples } from '../audio/encode.js';
 import { FfmpegError, startFfmpegPipe } from '../audio/ffmpeg.js';
 import { floatToS16le } from '../audio/wav.js';
 import { engineFailedError } from '../core/errors.js';
+import { sweepStaleSpools } from '../core/stale-spools.js';
 
 const SAMPLE_RATE = 16_000;
 /** Clips shorter than this travel as gzipped PCM (at most 1 MB before compression). */
@@ -110,7 +111,7 @@ export class JobAudioSpool {
   #users = 0;
 
   async open(): Promise<void> {
-    await sweepStale(tmpdir());
+    await sweepStaleSpools(tmpdir(), SPOOL_PREFIX);
   }
 
   /** Runs `use` with the job's samples, streamed from a temporary file that is removed afterwards. */
@@ -135,24 +136,5 @@ export class JobAudioSpool {
 
   async close(): Promise<void> {
     if (this.#users === 0) await rm(this.#dir, { recursive: true, force: true });
-  }
-}
-
-async function sweepStale(parent: string): Promise<void> {
-  const names = await readdir(parent).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(SPOOL_PREFIX)) continue;
-    const pid = Number(name.slice(SPOOL_PREFIX.length));
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
-    await rm(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
