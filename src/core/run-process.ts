@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { AppError } from './errors.js';
 
 export interface ProcessResult {
@@ -28,51 +28,20 @@ const STDERR_KEEP = 4096;
 export function runProcess(
   command: string,
   args: readonly string[],
-  options: { stdin?: Uint8Array | string; signal?: AbortSignal; timeoutMs?: number } = {},
+  options: ProcessOptions = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) return reject(new ProcessError(`${command} aborted`, 'aborted'));
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const run = startWatched(command, args, options);
     const chunks: Buffer[] = [];
-    let stderr = '';
-    let failure: ProcessError | undefined;
-    const stop = (error: ProcessError) => {
-      failure ??= error;
-      child.kill('SIGKILL');
-    };
-    const onAbort = () => stop(new ProcessError(`${command} aborted`, 'aborted'));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => stop(new ProcessError(`${command} timed out`, 'timeout')), options.timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP);
+    run.child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    run.child.on('close', (code) => {
+      run.release();
+      const error = run.outcome(code);
+      if (error) reject(error);
+      else resolve({ stdout: Buffer.concat(chunks), stderr: run.stderr() });
     });
-    // The child may exit before reading all of stdin (bad input): that is its
-    // exit status to report, not an EPIPE to crash on.
-    child.stdin.on('error', () => {});
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      failure ??= new ProcessError(
-        error.code === 'ENOENT'
-          ? `${command} is not installed`
-          : `${command} failed to start: ${error.message}`,
-        'not_found',
-      );
-    });
-    child.on('close', (code) => {
-      if (timer) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      if (failure) return reject(failure);
-      if (code !== 0) {
-        return reject(
-          new ProcessError(`${command} exited with status ${code}: ${lastLine(stderr)}`, 'exit', stderr),
-        );
-      }
-      resolve({ stdout: Buffer.concat(chunks), stderr });
-    });
-    child.stdin.end(options.stdin ?? '');
+    run.child.stdin.end(options.stdin ?? '');
   });
 }
 
@@ -85,9 +54,54 @@ export function runProcess(
 export async function* streamProcess(
   command: string,
   args: readonly string[],
-  options: { stdin?: Uint8Array | string; signal?: AbortSignal; timeoutMs?: number } = {},
+  options: ProcessOptions = {},
 ): AsyncGenerator<Buffer, void, undefined> {
   if (options.signal?.aborted) throw new ProcessError(`${command} aborted`, 'aborted');
+  const run = startWatched(command, args, options);
+  const closed = new Promise<number | null>((resolve) => run.child.on('close', resolve));
+  run.child.stdin.end(options.stdin ?? '');
+  let exited = false;
+  try {
+    try {
+      for await (const chunk of run.child.stdout) {
+        if (run.failure()) break;
+        yield chunk as Buffer;
+      }
+    } catch (error) {
+      // A killed child's stdout can end as a premature close: the reason is its failure.
+      if (!run.failure()) throw error;
+    }
+    const code = await closed;
+    exited = true;
+    const error = run.outcome(code);
+    if (error) throw error;
+  } finally {
+    run.release();
+    // The consumer stopped early (or something threw): nothing may be left running.
+    if (!exited) run.child.kill('SIGKILL');
+  }
+}
+
+export interface ProcessOptions {
+  readonly stdin?: Uint8Array | string;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+/** A started child with what both ways of running share: kill on abort or time limit, stderr kept. */
+interface WatchedChild {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Why it was stopped, or could not start; undefined while neither happened. */
+  failure(): ProcessError | undefined;
+  /** The last STDERR_KEEP characters it wrote to stderr. */
+  stderr(): string;
+  /** The error its end means (the failure, else a non-zero status), or undefined for success. */
+  outcome(code: number | null): ProcessError | undefined;
+  /** Stops the timer and the abort listener; call once it has ended. */
+  release(): void;
+}
+
+function startWatched(command: string, args: readonly string[], options: ProcessOptions): WatchedChild {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let failure: ProcessError | undefined;
@@ -101,10 +115,11 @@ export async function* streamProcess(
     options.timeoutMs === undefined
       ? undefined
       : setTimeout(() => stop(new ProcessError(`${command} timed out`, 'timeout')), options.timeoutMs);
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP);
   });
+  // The child may exit before reading all of stdin (bad input): that is its
+  // exit status to report, not an EPIPE to crash on.
   child.stdin.on('error', () => {});
   child.on('error', (error: NodeJS.ErrnoException) => {
     failure ??= new ProcessError(
@@ -114,30 +129,20 @@ export async function* streamProcess(
       'not_found',
     );
   });
-  child.stdin.end(options.stdin ?? '');
-  let exited = false;
-  try {
-    try {
-      for await (const chunk of child.stdout) {
-        if (failure) break;
-        yield chunk as Buffer;
-      }
-    } catch (error) {
-      // A killed child's stdout can end as a premature close: the reason is `failure`.
-      if (!failure) throw error;
-    }
-    const code = await closed;
-    exited = true;
-    if (failure) throw failure;
-    if (code !== 0) {
-      throw new ProcessError(`${command} exited with status ${code}: ${lastLine(stderr)}`, 'exit', stderr);
-    }
-  } finally {
-    if (timer) clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-    // The consumer stopped early (or something threw): nothing may be left running.
-    if (!exited) child.kill('SIGKILL');
-  }
+  return {
+    child,
+    failure: () => failure,
+    stderr: () => stderr,
+    outcome: (code) =>
+      failure ??
+      (code === 0
+        ? undefined
+        : new ProcessError(`${command} exited with status ${code}: ${lastLine(stderr)}`, 'exit', stderr)),
+    release: () => {
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 function lastLine(text: string): string {
