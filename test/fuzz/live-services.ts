@@ -116,3 +116,33 @@ export function startHealthPoller(bases: string[]): { stop: () => Promise<number
     },
   };
 }
+
+/** What every fuzz run reports after its own counts. */
+export interface FuzzOutcome {
+  readonly passed: boolean;
+  readonly failures: readonly string[];
+  readonly maxHealthMs: number;
+  readonly rssWarmMb: number;
+  readonly rssPeakMb: number;
+}
+
+/** The closing lines of a fuzz report: /health and RSS, the first failures, the verdict. */
+export function outcomeLines(report: FuzzOutcome, seed: number): string[] {
+  const lines = [
+    `/health max ${report.maxHealthMs.toFixed(0)} ms; RSS warm ${report.rssWarmMb.toFixed(0)} MB, peak ${report.rssPeakMb.toFixed(0)} MB`,
+    ...report.failures.slice(0, 40).map((f) => `FAIL ${f}`),
+  ];
+  if (report.failures.length > 40) lines.push(`… and ${report.failures.length - 40} more failures`);
+  lines.push(
+    report.passed
+      ? 'PASS'
+      : `FAIL: ${report.failures.length} failures (replay one with --seed ${seed} --only N)`,
+  );
+  return lines;
+}
+
+/** A numeric command-line flag (`--seed 7`), or undefined when absent. */
+export function numericFlag(name: string): number | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? undefined : Number(process.argv[at + 1]);
+}

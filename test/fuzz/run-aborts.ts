@@ -21,6 +21,7 @@ import {
 import {
   filesUnder,
   type LiveServices,
+  numericFlag,
   rssMb,
   settle,
   settledFiles,
@@ -254,19 +255,14 @@ export function formatAbortReport(report: AbortReport, seed: number): string {
   return lines.join('\n');
 }
 
-function flag(name: string): number | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? undefined : Number(process.argv[at + 1]);
-}
-
 if (process.argv[1]?.endsWith('run-aborts.js')) {
-  const seed = flag('seed') ?? 1;
-  const concurrency = flag('concurrency');
+  const seed = numericFlag('seed') ?? 1;
+  const concurrency = numericFlag('concurrency');
   const at = process.argv.indexOf('--class');
   const classes = at === -1 ? undefined : (process.argv[at + 1]?.split(',') as AbortClass[]);
   const report = await runAborts({
     ...(classes === undefined ? {} : { classes }),
-    requests: flag('requests') ?? 1000,
+    requests: numericFlag('requests') ?? 1000,
     seed,
     ...(concurrency === undefined ? {} : { concurrency }),
     log: (line) => process.stdout.write(`${line}\n`),

@@ -13,7 +13,15 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { speechWav } from '../support/fixtures.js';
 import { CLASSES, type FuzzContext, type FuzzRequest, generateRequest } from './fuzz-cases.js';
-import { filesUnder, rssMb, settle, startHealthPoller, startLiveServices } from './live-services.js';
+import {
+  filesUnder,
+  numericFlag,
+  outcomeLines,
+  rssMb,
+  settle,
+  startHealthPoller,
+  startLiveServices,
+} from './live-services.js';
 
 export interface FuzzOptions {
   readonly requests: number;
@@ -220,29 +228,15 @@ export function formatReport(report: FuzzReport, seed: number): string {
       lines.push(`${cls.padEnd(16)} ${key.slice(cls.length + 1).padStart(6)}  ${report.counts.get(key)}`);
     }
   }
-  lines.push(
-    `/health max ${report.maxHealthMs.toFixed(0)} ms; RSS warm ${report.rssWarmMb.toFixed(0)} MB, peak ${report.rssPeakMb.toFixed(0)} MB`,
-  );
-  lines.push(...report.failures.slice(0, 40).map((f) => `FAIL ${f}`));
-  if (report.failures.length > 40) lines.push(`… and ${report.failures.length - 40} more failures`);
-  lines.push(
-    report.passed
-      ? 'PASS'
-      : `FAIL: ${report.failures.length} failures (replay one with --seed ${seed} --only N)`,
-  );
+  lines.push(...outcomeLines(report, seed));
   return lines.join('\n');
 }
 
-function flag(name: string): number | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? undefined : Number(process.argv[at + 1]);
-}
-
 if (process.argv[1]?.endsWith('run-fuzz.js')) {
-  const seed = flag('seed') ?? 1;
-  const only = flag('only');
+  const seed = numericFlag('seed') ?? 1;
+  const only = numericFlag('only');
   const report = await runFuzz({
-    requests: flag('requests') ?? 5000,
+    requests: numericFlag('requests') ?? 5000,
     seed,
     ...(only === undefined ? {} : { only }),
     log: (line) => process.stdout.write(`${line}\n`),

@@ -20,6 +20,8 @@ import { type ClientEvent, WyomingClient } from '../wyoming/wyoming-client.js';
 import {
   filesUnder,
   type LiveServices,
+  numericFlag,
+  outcomeLines,
   rssMb,
   startHealthPoller,
   startLiveServices,
@@ -650,30 +652,16 @@ export function formatProtocolReport(report: ProtocolFuzzReport, seed: number): 
       lines.push(`${cls.padEnd(18)} ${key.slice(cls.length + 1).padEnd(28)} ${report.counts.get(key)}`);
     }
   }
-  lines.push(
-    `/health max ${report.maxHealthMs.toFixed(0)} ms; RSS warm ${report.rssWarmMb.toFixed(0)} MB, peak ${report.rssPeakMb.toFixed(0)} MB`,
-  );
-  lines.push(...report.failures.slice(0, 40).map((f) => `FAIL ${f}`));
-  if (report.failures.length > 40) lines.push(`… and ${report.failures.length - 40} more failures`);
-  lines.push(
-    report.passed
-      ? 'PASS'
-      : `FAIL: ${report.failures.length} failures (replay one with --seed ${seed} --only N)`,
-  );
+  lines.push(...outcomeLines(report, seed));
   return lines.join('\n');
 }
 
-function flag(name: string): number | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? undefined : Number(process.argv[at + 1]);
-}
-
 if (process.argv[1]?.endsWith('run-protocol-fuzz.js')) {
-  const seed = flag('seed') ?? 1;
-  const only = flag('only');
-  const concurrency = flag('concurrency');
+  const seed = numericFlag('seed') ?? 1;
+  const only = numericFlag('only');
+  const concurrency = numericFlag('concurrency');
   const report = await runProtocolFuzz({
-    requests: flag('requests') ?? 2000,
+    requests: numericFlag('requests') ?? 2000,
     seed,
     ...(only === undefined ? {} : { only }),
     ...(concurrency === undefined ? {} : { concurrency }),
