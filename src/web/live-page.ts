@@ -17,7 +17,11 @@ const PAGES = { asr: 'asr-live.html', tts: 'tts-live.html' } as const;
 export function livePageHtml(service: keyof typeof PAGES, apiKeyRequired: boolean): string {
   const html = readFileSync(new URL(PAGES[service], WEB_DIR), 'utf8');
   const style = readFileSync(new URL('live.css', WEB_DIR), 'utf8');
-  return html.replace('/* live.css */', style).replace('{{AUTH}}', apiKeyRequired ? 'required' : 'none');
+  const script = readFileSync(new URL('live.js', WEB_DIR), 'utf8');
+  return html
+    .replace('/* live.css */', style)
+    .replace('/* live.js */', script)
+    .replace('{{AUTH}}', apiKeyRequired ? 'required' : 'none');
 }
 
 export function registerLivePage(
