@@ -7,7 +7,8 @@ import { AudioBuffer } from '../../src/asr/realtime/audio-buffer.js';
 import { decodeAlaw, decodeUlaw } from '../../src/asr/realtime/g711.js';
 import { DEFAULT_SERVER_VAD, parseClientEvent, RealtimeEventError } from '../../src/asr/realtime/protocol.js';
 import { RealtimeSession, type UtteranceTranscriber } from '../../src/asr/realtime/realtime-session.js';
-import { TurnDetector } from '../../src/asr/realtime/turn-detector.js';
+import { SileroTurnDetector, type SpeechRegionFinder } from '../../src/asr/realtime/silero-turn-detector.js';
+import { EnergyTurnDetector, type TurnEvent } from '../../src/asr/realtime/turn-detector.js';
 import type { PcmAudio } from '../../src/audio/pcm-audio.js';
 import { ManualClock } from '../../src/core/runtime/clock.js';
 import { ffmpeg, sine, tempDir } from '../audio/signals.js';
@@ -43,6 +44,19 @@ describe('G.711 decoding', () => {
   }
 });
 
+/** Runs a detector over `signal` in chunks; returns the turns it reported. */
+function energyTurns(
+  config: typeof DEFAULT_SERVER_VAD,
+  rate: number,
+  signal: Int16Array,
+  chunk = signal.length,
+) {
+  const events: TurnEvent[] = [];
+  const detector = new EnergyTurnDetector(config, rate, (e) => events.push(e));
+  for (let i = 0; i < signal.length; i += chunk) detector.push(signal.subarray(i, i + chunk));
+  return events;
+}
+
 describe('turn detector', () => {
   const rate = 24_000;
   const tone = (seconds: number, amplitude: number) => int16(sine(300, rate, seconds, amplitude));
@@ -51,10 +65,7 @@ describe('turn detector', () => {
   it('finds speech start and stop in sample positions, whatever the chunking', () => {
     const signal = new Int16Array([...quiet(1), ...tone(0.8, 0.3), ...quiet(1)]);
     for (const chunk of [480, 333, signal.length]) {
-      const detector = new TurnDetector(DEFAULT_SERVER_VAD, rate);
-      const events = [];
-      for (let i = 0; i < signal.length; i += chunk)
-        events.push(...detector.push(signal.subarray(i, i + chunk)));
+      const events = energyTurns(DEFAULT_SERVER_VAD, rate, signal, chunk);
       assert.deepEqual(
         events.map((e) => e.kind),
         ['speech_started', 'speech_stopped'],
@@ -66,15 +77,121 @@ describe('turn detector', () => {
   });
 
   it('a click is not speech, quiet sound under the threshold is not speech', () => {
-    const detector = new TurnDetector(DEFAULT_SERVER_VAD, rate);
     const signal = new Int16Array([...quiet(0.5), ...tone(0.03, 0.9), ...quiet(0.5), ...tone(1, 0.001)]);
-    assert.deepEqual(detector.push(signal), []);
+    assert.deepEqual(energyTurns(DEFAULT_SERVER_VAD, rate, signal), []);
   });
 
   it('a higher threshold needs louder audio', () => {
     const soft = new Int16Array([...tone(0.5, 0.02), ...quiet(1)]);
-    assert.equal(new TurnDetector({ ...DEFAULT_SERVER_VAD, threshold: 0.3 }, rate).push(soft).length, 2);
-    assert.equal(new TurnDetector({ ...DEFAULT_SERVER_VAD, threshold: 0.9 }, rate).push(soft).length, 0);
+    assert.equal(energyTurns({ ...DEFAULT_SERVER_VAD, threshold: 0.3 }, rate, soft).length, 2);
+    assert.equal(energyTurns({ ...DEFAULT_SERVER_VAD, threshold: 0.9 }, rate, soft).length, 0);
+  });
+});
+
+/**
+ * The Silero detector's own logic (blocks, look-back, resampling, positions, fallback), with a
+ * stand-in for the model that judges what it is given: regions where the 16 kHz audio it
+ * receives is loud. test/asr/realtime-session.test.ts runs the same path on the real engine
+ * with a generated Silero model.
+ */
+describe('Silero turn detector (stand-in model)', () => {
+  const rate = 24_000;
+  const tone = (seconds: number, amplitude: number) => int16(sine(300, rate, seconds, amplitude));
+  const quiet = (seconds: number) => new Int16Array(Math.round(seconds * rate));
+  const loudRegions: SpeechRegionFinder = async (samples) => {
+    const regions: { start: number; end: number }[] = [];
+    const window = 160; // 10 ms at 16 kHz
+    for (let i = 0; i + window <= samples.length; i += window) {
+      let peak = 0;
+      for (let j = i; j < i + window; j++) peak = Math.max(peak, Math.abs(samples[j] as number));
+      if (peak < 0.1) continue;
+      const last = regions.at(-1);
+      if (last !== undefined && Math.abs(last.end - i / 16_000) < 1e-9) last.end = (i + window) / 16_000;
+      else regions.push({ start: i / 16_000, end: (i + window) / 16_000 });
+    }
+    return regions;
+  };
+
+  async function run(signal: Int16Array, findSpeech: SpeechRegionFinder, chunk = 480) {
+    const events: TurnEvent[] = [];
+    const fallbacks: unknown[] = [];
+    const held: { samples: Int16Array } = { samples: new Int16Array(0) };
+    const detector = new SileroTurnDetector({
+      config: DEFAULT_SERVER_VAD,
+      sampleRate: rate,
+      onTurn: (e) => events.push(e),
+      read: (from, to) => held.samples.slice(Math.max(0, from), to),
+      findSpeech,
+      onFallback: (error) => fallbacks.push(error),
+    });
+    detector.reset(0);
+    for (let i = 0; i < signal.length; i += chunk) {
+      held.samples = signal.subarray(0, Math.min(signal.length, i + chunk));
+      detector.push(signal.subarray(i, i + chunk));
+      // The model answers between chunks, as it does between 20 ms WebSocket messages.
+      await new Promise((r) => setImmediate(r));
+    }
+    return { events, fallbacks, detector };
+  }
+
+  it('finds the same turns as the model hears, a block behind the audio', async () => {
+    const signal = new Int16Array([...quiet(1), ...tone(0.8, 0.3), ...quiet(1)]);
+    const { events, fallbacks, detector } = await run(signal, loudRegions);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['speech_started', 'speech_stopped'],
+    );
+    const frame = rate * 0.02;
+    assert.ok(Math.abs((events[0]?.at ?? 0) - rate * 1) <= frame, `start ${events[0]?.at}`);
+    assert.ok(Math.abs((events[1]?.at ?? 0) - rate * 2.3) <= frame, `stop ${events[1]?.at}`);
+    assert.deepEqual(fallbacks, []);
+    assert.ok(detector.decidedTo <= signal.length && detector.decidedTo > signal.length - rate * 0.2);
+  });
+
+  it('the model decides, not the level: loud audio the model calls silence starts nothing', async () => {
+    const signal = new Int16Array([...quiet(0.5), ...tone(1, 0.5), ...quiet(1)]);
+    const { events } = await run(signal, async () => []);
+    assert.deepEqual(events, []);
+  });
+
+  it('a block the model cannot judge is judged by level, and the failure is reported', async () => {
+    const signal = new Int16Array([...quiet(1), ...tone(0.8, 0.3), ...quiet(1)]);
+    const { events, fallbacks } = await run(signal, async () => {
+      throw new Error('vad context gone');
+    });
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['speech_started', 'speech_stopped'],
+    );
+    assert.ok(fallbacks.length > 0 && fallbacks.every((e) => (e as Error).message === 'vad context gone'));
+  });
+
+  it('results of a call made before reset() are dropped; close() aborts the call', async () => {
+    let answer: (regions: { start: number; end: number }[]) => void = () => {};
+    let signalSeen: AbortSignal | undefined;
+    const events: TurnEvent[] = [];
+    const detector = new SileroTurnDetector({
+      config: DEFAULT_SERVER_VAD,
+      sampleRate: rate,
+      onTurn: (e) => events.push(e),
+      read: (from, to) => new Int16Array(Math.max(0, to - Math.max(0, from))),
+      findSpeech: (_samples, _threshold, signal) => {
+        signalSeen = signal;
+        return new Promise((resolve) => {
+          answer = resolve;
+        });
+      },
+    });
+    detector.reset(0);
+    detector.push(new Int16Array(rate));
+    detector.reset(rate);
+    answer([{ start: 0, end: 10 }]);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(events, [], 'a stale answer starts no speech');
+    assert.equal(detector.decidedTo, rate);
+    detector.push(new Int16Array(rate));
+    detector.close();
+    assert.equal(signalSeen?.aborted, true);
   });
 });
 
@@ -144,7 +261,7 @@ describe('client events', () => {
 });
 
 describe('session state machine (no server)', () => {
-  function harness(transcribe: UtteranceTranscriber) {
+  function harness(transcribe: UtteranceTranscriber, findSpeech?: SpeechRegionFinder) {
     const sent: { type: string; [key: string]: unknown }[] = [];
     const closes: number[] = [];
     const clock = new ManualClock();
@@ -153,6 +270,7 @@ describe('session state machine (no server)', () => {
       { send: (text) => sent.push(JSON.parse(text)), close: (code) => closes.push(code) },
       {
         transcribe,
+        findSpeech,
         modelName: 'test',
         idleTimeoutMs: 1000,
         maxBufferSeconds: 10,
@@ -194,6 +312,69 @@ describe('session state machine (no server)', () => {
     session.end();
     assert.equal(ended(), 1, 'end is safe to call twice');
     assert.equal(signal?.aborted, true);
+  });
+
+  it('with the Silero VAD, turns found after the audio still give started, stopped, committed, completed in order', async () => {
+    const calls: number[] = [];
+    // Stand-in model: speech wherever the 16 kHz audio it is given is loud (see the Silero suite above).
+    const findSpeech: SpeechRegionFinder = async (samples) => {
+      calls.push(samples.length);
+      const loud: { start: number; end: number }[] = [];
+      for (let i = 0; i + 320 <= samples.length; i += 320) {
+        let peak = 0;
+        for (let j = i; j < i + 320; j++) peak = Math.max(peak, Math.abs(samples[j] as number));
+        if (peak > 0.1) loud.push({ start: i / 16_000, end: (i + 320) / 16_000 });
+      }
+      return loud;
+    };
+    const { sent, send } = harness(
+      async (audio) => ({
+        language: 'en',
+        duration: audio.samples.length / 16000,
+        text: ' hi',
+        segments: [],
+      }),
+      findSpeech,
+    );
+    const quietPcm = (seconds: number) => Buffer.alloc(Math.round(seconds * 24_000) * 2).toString('base64');
+    for (const [audio, seconds] of [
+      [quietPcm, 0.5],
+      [pcm, 1],
+      [quietPcm, 1],
+      [pcm, 1],
+      [quietPcm, 1],
+    ] as const) {
+      for (let t = 0; t < seconds; t += 0.02) {
+        send({ type: 'input_audio_buffer.append', audio: audio(0.02) });
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+    assert.ok(calls.length > 10, `the model judged the stream block by block (${calls.length} calls)`);
+    const turnTypes = [
+      'input_audio_buffer.speech_started',
+      'input_audio_buffer.speech_stopped',
+      'input_audio_buffer.committed',
+      'conversation.item.input_audio_transcription.completed',
+    ];
+    const turns = sent.filter((e) => turnTypes.includes(e.type));
+    assert.deepEqual(
+      turns.map((e) => e.type),
+      [...turnTypes, ...turnTypes],
+    );
+    const started = turns.filter((e) => e.type === 'input_audio_buffer.speech_started');
+    assert.ok(
+      Math.abs((started[0]?.audio_start_ms as number) - (500 - 300)) <= 20,
+      'prefix padding before the start',
+    );
+    assert.ok(Math.abs((started[1]?.audio_start_ms as number) - (2500 - 300)) <= 20);
+    for (const item of [0, 1]) {
+      const ids = turns.slice(item * 4, item * 4 + 4).map((e) => e.item_id);
+      assert.ok(
+        ids.every((id) => id === ids[0]),
+        JSON.stringify(ids),
+      );
+    }
   });
 
   it('speech longer than the buffer is committed when the buffer is full', async () => {

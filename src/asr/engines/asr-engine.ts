@@ -25,6 +25,14 @@ export interface TranscribeOptions {
   readonly onSegment?: ((segment: TranscriptSegment) => void) | undefined;
 }
 
+/** How the voice activity detector judges, where the caller sets it (Realtime's server VAD). */
+export interface SpeechDetectionOptions {
+  /** Speech probability over which a window is speech (Silero's default 0.5). */
+  readonly threshold?: number;
+  /** Regions as the model sees them, with no padding, merging or minimum length. */
+  readonly raw?: boolean;
+}
+
 export interface SpeechRegion {
   /** Seconds from the start of the audio. */
   readonly start: number;
@@ -68,7 +76,11 @@ export interface AsrEngine extends LoadableEngine {
   transcribe(audio: PcmAudio, options: TranscribeOptions, signal: AbortSignal): Promise<Transcript>;
   detectLanguage(audio: PcmAudio, signal: AbortSignal): Promise<DetectedLanguage>;
   /** Speech regions from the engine's voice activity detector; undefined when it has none loaded. */
-  detectSpeech?(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined>;
+  detectSpeech?(
+    audio: PcmAudio,
+    signal: AbortSignal,
+    options?: SpeechDetectionOptions,
+  ): Promise<SpeechRegion[] | undefined>;
 }
 
 /** How much earlier text is carried into the next window's prompt, as whisper does between its own windows. */

@@ -11,6 +11,7 @@ import { resolveWhisperModel } from '../model-catalog.js';
 import type {
   AsrEngine,
   DetectedLanguage,
+  SpeechDetectionOptions,
   SpeechRegion,
   TranscribeOptions,
   Transcript,
@@ -76,8 +77,12 @@ class ModelFileEngine implements AsrEngine {
     return this.loaded().detectLanguage(audio, signal);
   }
 
-  async detectSpeech(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined> {
-    return this.loaded().detectSpeech?.(audio, signal);
+  async detectSpeech(
+    audio: PcmAudio,
+    signal: AbortSignal,
+    options?: SpeechDetectionOptions,
+  ): Promise<SpeechRegion[] | undefined> {
+    return this.loaded().detectSpeech?.(audio, signal, options);
   }
 }
 

@@ -13,6 +13,7 @@ import { floatToS16le } from '../../audio/wav.js';
 import { clientClosedError, engineFailedError, errorMessage } from '../../core/errors.js';
 import type {
   BackendLogger,
+  SpeechDetectionOptions,
   SpeechRegion,
   VoiceActivityDetector,
   WhisperBackend,
@@ -341,10 +342,22 @@ class FugoodVad implements VoiceActivityDetector {
     private context: NativeVadContext | undefined,
   ) {}
 
-  async detectSpeech(samples: Float32Array, signal: AbortSignal): Promise<SpeechRegion[]> {
+  async detectSpeech(
+    samples: Float32Array,
+    signal: AbortSignal,
+    options?: SpeechDetectionOptions,
+  ): Promise<SpeechRegion[]> {
     const context = this.context;
     if (context === undefined) throw engineFailedError('whisper-cpp', 'the VAD model is not loaded');
-    const regions = await this.calls.run(signal, () => context.detectSpeechData(toInt16(samples)));
+    const vadOptions = {
+      ...(options?.threshold === undefined ? {} : { threshold: options.threshold }),
+      // whisper.cpp's defaults pad each region by 30 ms and drop speech under 250 ms and gaps
+      // under 100 ms; a caller that smooths on its own (Realtime's turn tracker) wants none of it.
+      ...(options?.raw === true ? { minSpeechDurationMs: 0, minSilenceDurationMs: 0, speechPadMs: 0 } : {}),
+    };
+    const regions = await this.calls.run(signal, () =>
+      context.detectSpeechData(toInt16(samples), vadOptions),
+    );
     // VAD times are in centiseconds.
     return regions.map((r) => ({ start: r.t0 / 100, end: r.t1 / 100 }));
   }

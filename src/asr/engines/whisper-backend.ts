@@ -1,4 +1,4 @@
-import type { SpeechRegion } from './asr-engine.js';
+import type { SpeechDetectionOptions, SpeechRegion } from './asr-engine.js';
 /**
  * What the whisper.cpp engine needs from a native binding: one call per window of at most 30 s.
  * Two bindings implement it (see whisper-cpp.ts for which is used when):
@@ -45,7 +45,7 @@ export interface WindowResult {
   readonly segments: readonly WindowSegment[];
 }
 
-export type { SpeechRegion };
+export type { SpeechDetectionOptions, SpeechRegion };
 
 export interface WhisperBackend {
   readonly device: 'cpu' | 'cuda';
@@ -64,7 +64,11 @@ export interface WhisperBackend {
 }
 
 export interface VoiceActivityDetector {
-  detectSpeech(samples: Float32Array, signal: AbortSignal): Promise<SpeechRegion[]>;
+  detectSpeech(
+    samples: Float32Array,
+    signal: AbortSignal,
+    options?: SpeechDetectionOptions,
+  ): Promise<SpeechRegion[]>;
   /** Frees the VAD model once its calls are done; safe to call twice. */
   close(): Promise<void>;
 }

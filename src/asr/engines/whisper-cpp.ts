@@ -7,6 +7,7 @@ import {
   type AsrEngine,
   carriedPrompt,
   type DetectedLanguage,
+  type SpeechDetectionOptions,
   type SpeechRegion,
   type TranscribeOptions,
   type Transcript,
@@ -245,9 +246,13 @@ export class WhisperCppEngine implements AsrEngine {
     };
   }
 
-  async detectSpeech(audio: PcmAudio, signal: AbortSignal): Promise<SpeechRegion[] | undefined> {
+  async detectSpeech(
+    audio: PcmAudio,
+    signal: AbortSignal,
+    options?: SpeechDetectionOptions,
+  ): Promise<SpeechRegion[] | undefined> {
     this.deprioritize();
-    return this.vad?.detectSpeech(audio.samples, signal);
+    return this.vad?.detectSpeech(audio.samples, signal, options);
   }
 
   private requireBackend(): WhisperBackend {

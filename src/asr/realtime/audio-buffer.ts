@@ -46,8 +46,8 @@ export class AudioBuffer {
     }
   }
 
-  /** A copy of the samples from `from` to `to` (clamped to what is held); then drops all before `to`. */
-  take(from: number, to: number): Int16Array {
+  /** A copy of the samples from `from` to `to`, clamped to what is held. */
+  copy(from: number, to: number): Int16Array {
     const begin = Math.max(from, this.#start);
     const end = Math.min(to, this.end);
     const out = new Int16Array(Math.max(0, end - begin));
@@ -60,6 +60,12 @@ export class AudioBuffer {
       position = chunkEnd;
       if (position >= end) break;
     }
+    return out;
+  }
+
+  /** copy(), then forgets everything before `to`. */
+  take(from: number, to: number): Int16Array {
+    const out = this.copy(from, to);
     this.dropBefore(to);
     return out;
   }

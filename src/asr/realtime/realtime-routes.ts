@@ -13,7 +13,9 @@ import type { ServiceApp } from '../../core/http/service-app-type.js';
 import { systemClock } from '../../core/runtime/clock.js';
 import type { ServiceRuntime } from '../../core/runtime/service-runtime.js';
 import type { AsrEngine } from '../engines/asr-engine.js';
+import { SAMPLE_RATE } from '../engines/audio-windows.js';
 import { CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, RealtimeSession } from './realtime-session.js';
+import type { SpeechRegionFinder } from './silero-turn-detector.js';
 import { runtimeTranscriber } from './utterance-transcriber.js';
 
 export const REALTIME_PROTOCOL = 'realtime';
@@ -73,6 +75,19 @@ function socketAdapter(socket: WebSocket) {
   };
 }
 
+/**
+ * Server VAD on the engine's Silero model when ASR_VAD_MODEL is set. Through the model slot, so
+ * a live session keeps the model loaded (or loads it again after an idle unload), but not the
+ * admission queue: one call judges a fraction of a second of audio in a few milliseconds.
+ */
+function sileroFinder(runtime: ServiceRuntime<AsrEngine>): SpeechRegionFinder | undefined {
+  if (runtime.settings.asr.vadModel === undefined) return undefined;
+  return (samples, threshold, signal) =>
+    runtime.slot.use(async (engine) =>
+      engine.detectSpeech?.({ sampleRate: SAMPLE_RATE, samples }, signal, { threshold, raw: true }),
+    );
+}
+
 export async function registerRealtimeRoutes(
   app: ServiceApp,
   runtime: ServiceRuntime<AsrEngine>,
@@ -80,6 +95,7 @@ export async function registerRealtimeRoutes(
   const { asr } = runtime.settings;
   runtime.liveSessions.define('realtime', asr.maxRealtimeSessions);
   const transcribe = runtimeTranscriber(runtime);
+  const findSpeech = sileroFinder(runtime);
   const sessions = new Set<RealtimeSession>();
   await app.register(async (scope) => {
     await scope.register(websocket, {
@@ -135,6 +151,7 @@ export async function registerRealtimeRoutes(
         const log = request.log.child({ realtime: true });
         const session = new RealtimeSession(socketAdapter(socket), {
           transcribe,
+          findSpeech,
           modelName: runtime.slot.engine.describe().modelName,
           idleTimeoutMs: asr.realtimeIdleTimeoutSeconds * 1000,
           maxBufferSeconds: MAX_BUFFER_SECONDS,

@@ -32,7 +32,8 @@ import {
   RealtimeEventError,
   type TranscriptionSession,
 } from './protocol.js';
-import { TurnDetector } from './turn-detector.js';
+import { SileroTurnDetector, type SpeechRegionFinder } from './silero-turn-detector.js';
+import { EnergyTurnDetector, type TurnDetector, type TurnEvent } from './turn-detector.js';
 
 /** What a session needs of a WebSocket. */
 export interface RealtimeSocket {
@@ -62,6 +63,8 @@ export interface RealtimeSessionOptions {
   /** Called once, when the session has ended (to give back its place). */
   readonly onEnd: () => void;
   readonly onUtterance?: (result: UtteranceResult) => void;
+  /** The Silero VAD (ASR_VAD_MODEL) for server VAD; without it turns are found by level. */
+  readonly findSpeech?: SpeechRegionFinder | undefined;
 }
 
 /** The least audio a manual commit takes, as OpenAI's API requires. */
@@ -88,6 +91,7 @@ export class RealtimeSession {
   #pendingSeconds = 0;
   #idle: TimerHandle | undefined;
   #ended = false;
+  #vadFallbackLogged = false;
   readonly #abort = new AbortController();
 
   constructor(
@@ -140,6 +144,7 @@ export class RealtimeSession {
     this.#ended = true;
     this.#idle?.cancel();
     this.#abort.abort();
+    this.#detector?.close();
     this.#buffer.clear();
     this.options.onEnd();
   }
@@ -182,6 +187,7 @@ export class RealtimeSession {
     this.#session = next;
     if (formatChanged || vadChanged) {
       this.#speech = undefined;
+      this.#detector?.close();
       this.#detector = this.#newDetector();
     }
     this.#send({ type: 'transcription_session.updated', session: this.#session });
@@ -209,26 +215,34 @@ export class RealtimeSession {
       );
     }
     this.#buffer.append(samples);
-    if (this.#detector === undefined) return;
-    for (const turn of this.#detector.push(samples)) {
-      if (turn.kind === 'speech_started') {
-        const start = Math.max(this.#buffer.start, turn.at - this.#samplesOf(this.#prefixMs()));
-        this.#speech = { itemId: newId('item'), start };
-        this.#send({
-          type: 'input_audio_buffer.speech_started',
-          audio_start_ms: this.#ms(start),
-          item_id: this.#speech.itemId,
-        });
-      } else if (this.#speech !== undefined) {
-        this.#stopSpeech(turn.at);
-      }
-    }
+    const detector = this.#detector;
+    if (detector === undefined) return;
+    detector.push(samples);
     if (this.#speech === undefined) {
-      this.#buffer.dropBefore(this.#buffer.end - this.#samplesOf(this.#prefixMs() + START_WINDOW_MS));
+      // Keep what a speech start may still reach back to: the prefix padding and the tracker's
+      // start run before the last judged frame, and what the detector looks back at.
+      const keep = Math.max(this.#samplesOf(this.#prefixMs() + START_WINDOW_MS), detector.lookBack);
+      this.#buffer.dropBefore(detector.decidedTo - keep);
     } else if (this.#buffer.length / rate >= this.options.maxBufferSeconds) {
       // Speech longer than the buffer: it is committed here, and the detector starts over.
       this.#stopSpeech(this.#buffer.end);
-      this.#detector.reset(this.#buffer.end);
+      detector.reset(this.#buffer.end);
+    }
+  }
+
+  /** A turn the server VAD found, during an append (energy) or a little after (Silero). */
+  #onTurn(turn: TurnEvent): void {
+    if (this.#ended) return;
+    if (turn.kind === 'speech_started') {
+      const start = Math.max(this.#buffer.start, turn.at - this.#samplesOf(this.#prefixMs()));
+      this.#speech = { itemId: newId('item'), start };
+      this.#send({
+        type: 'input_audio_buffer.speech_started',
+        audio_start_ms: this.#ms(start),
+        item_id: this.#speech.itemId,
+      });
+    } else if (this.#speech !== undefined) {
+      this.#stopSpeech(turn.at);
     }
   }
 
@@ -368,11 +382,37 @@ export class RealtimeSession {
   }
 
   #newDetector(): TurnDetector | undefined {
-    const vad = this.#session.turn_detection;
-    if (vad === null) return undefined;
-    const detector = new TurnDetector(vad, this.#rate());
+    const config = this.#session.turn_detection;
+    if (config === null) return undefined;
+    const onTurn = (turn: TurnEvent) => this.#onTurn(turn);
+    const { findSpeech } = this.options;
+    const detector =
+      findSpeech === undefined
+        ? new EnergyTurnDetector(config, this.#rate(), onTurn)
+        : new SileroTurnDetector({
+            config,
+            sampleRate: this.#rate(),
+            onTurn,
+            read: (from, to) => this.#buffer.copy(from, to),
+            findSpeech,
+            onFallback: (error) => this.#onVadFallback(error),
+          });
     detector.reset(this.#buffer.end);
     return detector;
+  }
+
+  /** Logged once per session: a block judged by level because the Silero VAD could not. */
+  #onVadFallback(error: unknown): void {
+    if (this.#vadFallbackLogged || this.#ended) return;
+    this.#vadFallbackLogged = true;
+    this.options.log.warn(
+      {
+        event: 'realtime_vad_fallback',
+        session: this.id,
+        err: error === undefined ? undefined : errorMessage(error),
+      },
+      'Silero VAD could not judge the audio; server VAD falls back to the energy detector for those frames',
+    );
   }
 
   #rate(): number {
