@@ -537,21 +537,26 @@ function stftBasis(): Float32Array {
 /**
  * What the `speech-band` detector computes for each 512-sample window (32 ms at 16 kHz), following
  * whisper.cpp's Silero graph (`whisper_vad_build_graph`):
- * - the STFT conv (the DFT basis above, hop 128, reflect padding 64) gives 4 frames of 129 bin magnitudes;
+ * - the STFT conv (the DFT basis above, hop 128, over the window reflect-padded by 64) gives 4 frames
+ *   of 129 bin magnitudes; frames 0 and 3 straddle the reflection points, where a loud tone of any
+ *   frequency gets a kink that spreads over every bin, so only frames 1 and 2 (samples 64–447) count;
  * - encoder 0 sums, per frame, the magnitudes of the bins from `lowHz` to `highHz` (bins 3–64, 62.5 Hz
- *   apart) into channel 0, its centre tap only; encoders 1 and 2 (stride 2) add the 4 frames up;
- *   encoder 3 passes the sum on: E, in channel 0, every other channel 0 (weights and biases 0, ReLU);
+ *   apart) into channel 0, centre tap only; encoder 1 (stride 2) keeps frame 1 in channel 0 and frame 2
+ *   in channel 1, encoder 2 (stride 2) adds them, encoder 3 passes the sum E on (every other weight and
+ *   bias 0; the ReLUs see only sums of magnitudes);
  * - the LSTM's unit 0: input and output gates ≈ 1 (bias +GATE), forget gate ≈ 0 (bias −GATE), no
- *   recurrent weights, cell input g = tanh(gain·(E − threshold) + OFFSET), so h = tanh(g): the
- *   window alone decides;
+ *   recurrent weights, cell input g = tanh(GAIN·(E − threshold) + OFFSET), so h = tanh(g): the
+ *   window alone decides, and whisper.cpp's segment rules (min speech 250 ms, min silence 100 ms,
+ *   30 ms padding) do the smoothing;
  * - the final conv: p = sigmoid(OUT_WEIGHT·relu(h) − OUT_BIAS), so p = sigmoid(−4) ≈ 0.018 below the
  *   threshold, 0.5 at E = threshold, ≈ 0.99 at 1.5× the threshold.
  * E is a sum of magnitudes (an L1 level, not a power), so its scale depends on the spectrum: about
- * 2150·σ for white noise of RMS σ (62 bins × 4 frames × 8.7σ) and 512·A for a tone of amplitude A
- * in the band; −50 dBFS white noise gives about 6.8, so the threshold (12) lies between quiet noise
- * and a voice at −30 dBFS. A loud 7 kHz tone puts nothing in the band: silence.
+ * 1080·σ for white noise of RMS σ (62 bins × 2 frames × 8.7σ) and 256·A for a tone of amplitude A in
+ * the band; −50 dBFS white noise gives about 3.4, so the threshold (6) lies between quiet noise
+ * (white noise is speech from about −45 dBFS) and a voice at −30 dBFS. A 7 kHz tone puts nothing in
+ * the band, however loud: silence.
  */
-export const SPEECH_BAND_VAD = { lowHz: 150, highHz: 4000, threshold: 12 } as const;
+export const SPEECH_BAND_VAD = { lowHz: 150, highHz: 4000, threshold: 6 } as const;
 
 /** Pre-activations far enough out that sigmoid is 0 or 1 to within 5e-5. */
 const GATE = 10;
@@ -582,17 +587,18 @@ function convWeights(
 
 function speechBandEncoder(): Float32Array[] {
   const [layer0, layer1, layer2, layer3] = VAD.encoder;
-  // With padding 1 a kernel-3 conv reads x[o·stride − 1 + tap]: tap 1 is "this frame". Encoders 1 and 2
-  // (stride 2) use taps 1 and 2, so frames (0+1, 2+3) and then their sum reach the one output left.
-  const one = (tap: number) => ({ tap, input: 0, output: 0, value: 1 });
+  // With padding 1 a kernel-3 conv reads x[o·stride − 1 + tap]. Encoder 1's two outputs read frames
+  // (−1, 0, 1) and (1, 2, 3): tap 2 of output 0 is frame 1 (channel 0), tap 1 of output 1 is frame 2
+  // (channel 1). Encoder 2's one output reads encoder 1's outputs (−1, 0, 1): channel 0 at tap 1, channel 1 at tap 2.
+  const tap = (at: number, input: number, output: number) => ({ tap: at, input, output, value: 1 });
   return [
     convWeights(
       layer0,
-      speechBandBins().map((bin) => ({ tap: 1, input: bin, output: 0, value: 1 })),
+      speechBandBins().map((bin) => tap(1, bin, 0)),
     ),
-    convWeights(layer1, [one(1), one(2)]),
-    convWeights(layer2, [one(1), one(2)]),
-    convWeights(layer3, [one(1)]),
+    convWeights(layer1, [tap(2, 0, 0), tap(1, 0, 1)]),
+    convWeights(layer2, [tap(1, 0, 0), tap(2, 1, 0)]),
+    convWeights(layer3, [tap(1, 0, 0)]),
   ];
 }
 

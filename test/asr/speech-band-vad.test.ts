@@ -169,13 +169,18 @@ describe('the speech-band Silero VAD (generated weights, real whisper.cpp graph)
     });
   }
 
-  it('finds no speech in a loud 7 kHz tone, which the energy gate calls speech', async () => {
-    const { audio } = layout(1, tone(7000, 2, 0.5), 1);
+  it('finds no speech in a near full-scale 7 kHz tone, which the energy gate calls speech', async () => {
+    const { audio } = layout(1, tone(7000, 2, 0.99), 1);
     assert.ok(energySpeechRegions(audio.samples, RATE).length > 0, 'the energy gate hears the tone');
     assert.deepEqual(await asr.detectSpeech(audio, never), []);
   });
 
-  it('calls the same tone speech once it is in the band (1 kHz)', async () => {
+  it('calls louder noise speech: white noise at -40 dBFS', async () => {
+    const { audio, truth } = layout(1, noise(2, -40, 5), 1);
+    assertEdgesNear(await asr.detectSpeech(audio, never), truth);
+  });
+
+  it('calls a tone speech once it is in the band (1 kHz)', async () => {
     const { audio, truth } = layout(1, tone(1000, 2, 0.5), 1);
     assertEdgesNear(await asr.detectSpeech(audio, never), truth);
   });

@@ -23,7 +23,7 @@ export async function testWhisperModel(): Promise<string> {
  */
 export async function speechBandVadModel(): Promise<string> {
   mkdirSync(FIXTURE_DIR, { recursive: true });
-  const path = join(FIXTURE_DIR, 'ggml-silero-speech-band-v1.bin');
+  const path = join(FIXTURE_DIR, 'ggml-silero-speech-band-v2.bin');
   if (!existsSync(path)) {
     // Written aside and renamed, so a run cut short never leaves a half file under the cached name.
     const partial = `${path}.${process.pid}.partial`;
