@@ -15,8 +15,11 @@ import type { SpeechRegion } from '../../src/asr/engines/asr-engine.js';
 import { WhisperCppEngine } from '../../src/asr/engines/whisper-cpp.js';
 import { energySpeechRegions } from '../../src/asr/speech-gate.js';
 import type { PcmAudio } from '../../src/audio/pcm-audio.js';
+import { encodeWav } from '../../src/audio/wav.js';
 import { generateSileroVadModel } from '../../tools/gen-whisper-model.js';
 import { speechBandVadModel, speechWav, testWhisperModel } from '../support/fixtures.js';
+import { http, postForm } from '../support/http.js';
+import { ServiceProcess } from '../support/service-process.js';
 
 const RATE = 16000;
 /** How far a detected edge may sit from the true one: whisper.cpp pads 30 ms and decides per 32 ms. */
@@ -126,10 +129,10 @@ after(async () => {
   await asr?.unload();
 });
 
-describe('the speech-band Silero VAD (generated weights, real whisper.cpp graph)', () => {
-  const first = 'Testing one two three four';
-  const second = 'The service transcribes this sentence';
+const first = 'Testing one two three four';
+const second = 'The service transcribes this sentence';
 
+describe('the speech-band Silero VAD (generated weights, real whisper.cpp graph)', () => {
   for (const dbfs of [-30, -15]) {
     it(`finds two utterances at ${dbfs} dBFS two seconds apart, edges within ${EDGE_TOLERANCE_SECONDS} s`, async () => {
       const { audio, truth } = layout(
@@ -205,6 +208,67 @@ describe('the speech-band Silero VAD (generated weights, real whisper.cpp graph)
     const filtered = await asr.transcribe(audio, { ...transcribeDefaults, vad: true }, never);
     assert.ok(filtered.segments.length > 0, 'the speech is transcribed');
     for (const segment of filtered.segments) {
+      const where = `segment ${segment.start}–${segment.end}, speech ${spoken.start}–${spoken.end}`;
+      assert.ok(segment.start >= spoken.start - EDGE_TOLERANCE_SECONDS, where);
+      assert.ok(segment.end <= spoken.end + EDGE_TOLERANCE_SECONDS, where);
+    }
+  });
+});
+
+describe('the speech gate on ASR_VAD_MODEL = the speech-band VAD (real server)', () => {
+  let server: ServiceProcess;
+  let base: string;
+  before(async () => {
+    server = await ServiceProcess.start(['serve', 'asr'], {
+      ASR_MODEL: await testWhisperModel(),
+      ASR_VAD_MODEL: await speechBandVadModel(),
+    });
+    base = server.url('asr');
+  });
+  after(() => server?.stop());
+
+  async function gateCount(decision: 'speech' | 'no_speech'): Promise<number> {
+    const text = (await http(`${base}/metrics`)).body.toString();
+    const line = new RegExp(
+      `^voice_stack_speech_gate_total\\{[^}]*decision="${decision}"[^}]*\\} (\\d+)`,
+      'm',
+    );
+    return Number(line.exec(text)?.[1] ?? 0);
+  }
+
+  const wav = (audio: PcmAudio) => ({ field: 'file', data: encodeWav(audio), name: 'a.wav' });
+
+  it('answers a loud 7 kHz tone with empty text: Silero, not the energy gate, decided', async () => {
+    const before = await gateCount('no_speech');
+    const { audio } = layout(1, tone(7000, 2, 0.99), 1);
+    const response = await postForm(
+      `${base}/v1/audio/transcriptions`,
+      { response_format: 'json' },
+      wav(audio),
+    );
+    assert.equal(response.status, 200, response.text.slice(0, 200));
+    assert.deepEqual(response.json(), { text: '' });
+    assert.equal((await gateCount('no_speech')) - before, 1, 'gated as no speech');
+    assert.ok(
+      !server.logs.some((l) => l.event === 'asr_vad_unavailable'),
+      'the VAD model loaded in the service',
+    );
+  });
+
+  it('vad_filter=true on /asr decodes only the speech', async () => {
+    const before = await gateCount('speech');
+    const { audio, truth } = layout(3, speech(second, 'vad-second', -20), 3);
+    const spoken = truth[0] as SpeechRegion;
+    const response = await postForm(
+      `${base}/asr?output=json&language=en&vad_filter=true`,
+      {},
+      { ...wav(audio), field: 'audio_file' },
+    );
+    assert.equal(response.status, 200, response.text.slice(0, 200));
+    assert.equal((await gateCount('speech')) - before, 1, 'sent to the engine once');
+    const body = response.json<{ segments: Array<{ start: number; end: number }> }>();
+    assert.ok(body.segments.length > 0, 'the speech is transcribed');
+    for (const segment of body.segments) {
       const where = `segment ${segment.start}–${segment.end}, speech ${spoken.start}–${spoken.end}`;
       assert.ok(segment.start >= spoken.start - EDGE_TOLERANCE_SECONDS, where);
       assert.ok(segment.end <= spoken.end + EDGE_TOLERANCE_SECONDS, where);
