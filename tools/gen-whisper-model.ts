@@ -11,6 +11,7 @@
  *
  *   node dist/tools/gen-whisper-model.js --preset test --out /tmp/ggml-test.bin [--seed 1] [--type f16]
  *   node dist/tools/gen-whisper-model.js --vad --out /tmp/ggml-silero-random.bin
+ *   node dist/tools/gen-whisper-model.js --vad --detector speech-band --out /tmp/ggml-silero-speech-band.bin
  */
 import { open } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
@@ -482,9 +483,18 @@ export async function generateWhisperModel(options: GenerateWhisperModelOptions)
   return { path: options.outPath, bytes: out.bytes };
 }
 
+/**
+ * `random`: random weights and a +2 output bias, so almost every frame is called speech (tests that
+ * only need a VAD that loads, and audio left to transcribe, rely on it). `speech-band`: chosen
+ * weights, so a window is speech when its 150 Hz–4 kHz energy passes a threshold (SPEECH_BAND_VAD).
+ */
+export type VadDetector = 'random' | 'speech-band';
+
 export interface GenerateVadModelOptions {
   readonly outPath: string;
   readonly seed?: number;
+  /** Default `random`. */
+  readonly detector?: VadDetector;
 }
 
 /** Silero VAD v5 (16 kHz) dimensions, as whisper.cpp's converter writes them. */
@@ -505,10 +515,13 @@ const VAD = {
   finalConvOut: 1,
 } as const;
 
+const VAD_N_FFT = 256;
+const VAD_N_BINS = VAD_N_FFT / 2 + 1;
+
 function stftBasis(): Float32Array {
   // A genuine windowed DFT basis (129 real rows, then 129 imaginary), so the VAD input is a real spectrum.
-  const nFft = 256;
-  const nBins = nFft / 2 + 1;
+  const nFft = VAD_N_FFT;
+  const nBins = VAD_N_BINS;
   const basis = new Float32Array(2 * nBins * nFft);
   for (let k = 0; k < nBins; k++) {
     for (let n = 0; n < nFft; n++) {
@@ -521,7 +534,181 @@ function stftBasis(): Float32Array {
   return basis;
 }
 
+/**
+ * What the `speech-band` detector computes for each 512-sample window (32 ms at 16 kHz), following
+ * whisper.cpp's Silero graph (`whisper_vad_build_graph`):
+ * - the STFT conv (the DFT basis above, hop 128, over the window reflect-padded by 64) gives 4 frames
+ *   of 129 bin magnitudes; frames 0 and 3 straddle the reflection points, where a loud tone of any
+ *   frequency gets a kink that spreads over every bin, so only frames 1 and 2 (samples 64–447) count;
+ * - encoder 0 sums, per frame, the magnitudes of the bins from `lowHz` to `highHz` (bins 3–64, 62.5 Hz
+ *   apart) into channel 0, centre tap only; encoder 1 (stride 2) keeps frame 1 in channel 0 and frame 2
+ *   in channel 1, encoder 2 (stride 2) adds them, encoder 3 passes the sum E on (every other weight and
+ *   bias 0; the ReLUs see only sums of magnitudes);
+ * - the LSTM's unit 0: input and output gates ≈ 1 (bias +GATE), forget gate ≈ 0 (bias −GATE), no
+ *   recurrent weights, cell input g = tanh(GAIN·(E − threshold) + OFFSET), so h = tanh(g): the
+ *   window alone decides, and whisper.cpp's segment rules (min speech 250 ms, min silence 100 ms,
+ *   30 ms padding) do the smoothing;
+ * - the final conv: p = sigmoid(OUT_WEIGHT·relu(h) − OUT_BIAS), so p = sigmoid(−4) ≈ 0.018 below the
+ *   threshold, 0.5 at E = threshold, ≈ 0.99 at 1.5× the threshold.
+ * E is a sum of magnitudes (an L1 level, not a power), so its scale depends on the spectrum: about
+ * 1080·σ for white noise of RMS σ (62 bins × 2 frames × 8.7σ) and 256·A for a tone of amplitude A in
+ * the band; −50 dBFS white noise gives about 3.4, so the threshold (6) lies between quiet noise
+ * (white noise is speech from about −45 dBFS) and a voice at −30 dBFS. A 7 kHz tone puts nothing in
+ * the band, however loud: silence.
+ */
+export const SPEECH_BAND_VAD = { lowHz: 150, highHz: 4000, threshold: 6 } as const;
+
+/** Pre-activations far enough out that sigmoid is 0 or 1 to within 5e-5. */
+const GATE = 10;
+/** tanh(tanh(OFFSET)) = 1/3, where OUT_WEIGHT·h − OUT_BIAS = 0: p is 0.5 exactly at the threshold. */
+const OFFSET = Math.atanh(Math.atanh(1 / 3));
+const OUT_WEIGHT = 12;
+const OUT_BIAS = 4;
+/** The cell input's slope per unit of E: it reaches tanh(≈2.4) at 1.5× the threshold. */
+const GAIN = 4 / SPEECH_BAND_VAD.threshold;
+
+function speechBandBins(): number[] {
+  const binHz = 16000 / VAD_N_FFT;
+  const bins: number[] = [];
+  for (let k = Math.ceil(SPEECH_BAND_VAD.lowHz / binHz); k * binHz <= SPEECH_BAND_VAD.highHz; k++)
+    bins.push(k);
+  return bins;
+}
+
+/** Conv weights in ggml order [kernel, nIn, nOut]: element (tap, in, out) at tap + kernel·(in + nIn·out). */
+function convWeights(
+  [nIn, nOut, kernel]: readonly [number, number, number],
+  taps: ReadonlyArray<{ tap: number; input: number; output: number; value: number }>,
+): Float32Array {
+  const values = new Float32Array(kernel * nIn * nOut);
+  for (const { tap, input, output, value } of taps) values[tap + kernel * (input + nIn * output)] = value;
+  return values;
+}
+
+function speechBandEncoder(): Float32Array[] {
+  const [layer0, layer1, layer2, layer3] = VAD.encoder;
+  // With padding 1 a kernel-3 conv reads x[o·stride − 1 + tap]. Encoder 1's two outputs read frames
+  // (−1, 0, 1) and (1, 2, 3): tap 2 of output 0 is frame 1 (channel 0), tap 1 of output 1 is frame 2
+  // (channel 1). Encoder 2's one output reads encoder 1's outputs (−1, 0, 1): channel 0 at tap 1, channel 1 at tap 2.
+  const tap = (at: number, input: number, output: number) => ({ tap: at, input, output, value: 1 });
+  return [
+    convWeights(
+      layer0,
+      speechBandBins().map((bin) => tap(1, bin, 0)),
+    ),
+    convWeights(layer1, [tap(2, 0, 0), tap(1, 0, 1)]),
+    convWeights(layer2, [tap(1, 0, 0), tap(2, 1, 0)]),
+    convWeights(layer3, [tap(1, 0, 0)]),
+  ];
+}
+
+function vadEncoderTensors(detector: VadDetector): TensorSpec[] {
+  const chosen = detector === 'speech-band' ? speechBandEncoder() : undefined;
+  return VAD.encoder.flatMap(([nIn, nOut, kernel], i): TensorSpec[] => {
+    const weights = chosen?.[i];
+    return [
+      {
+        name: `_model.encoder.${i}.reparam_conv.weight`,
+        ne: [kernel, nIn, nOut],
+        type: GgmlType.F16,
+        init:
+          weights === undefined
+            ? { kind: 'uniform', std: 1 / Math.sqrt(kernel * nIn) }
+            : { kind: 'values', values: weights },
+      },
+      {
+        name: `_model.encoder.${i}.reparam_conv.bias`,
+        ne: [nOut],
+        type: GgmlType.F32,
+        init: weights === undefined ? { kind: 'uniform', std: 0.02 } : { kind: 'constant', value: 0 },
+      },
+    ];
+  });
+}
+
+function randomVadDecoderTensors(): TensorSpec[] {
+  const hidden = VAD.lstmHidden;
+  const lstm = (name: string, ne: number[], std: number): TensorSpec => ({
+    name,
+    ne,
+    type: GgmlType.F32,
+    init: { kind: 'uniform', std },
+  });
+  return [
+    lstm('_model.decoder.rnn.weight_ih', [VAD.lstmInput, 4 * hidden], 1 / Math.sqrt(VAD.lstmInput)),
+    lstm('_model.decoder.rnn.weight_hh', [hidden, 4 * hidden], 1 / Math.sqrt(hidden)),
+    lstm('_model.decoder.rnn.bias_ih', [4 * hidden], 0.02),
+    lstm('_model.decoder.rnn.bias_hh', [4 * hidden], 0.02),
+    {
+      name: '_model.decoder.decoder.2.weight',
+      ne: [VAD.finalConvIn, 1],
+      type: GgmlType.F16,
+      init: { kind: 'uniform', std: 1 / Math.sqrt(VAD.finalConvIn) },
+    },
+    // A positive bias makes the random detector call most frames speech, so tests that use it still
+    // have audio left to transcribe.
+    {
+      name: '_model.decoder.decoder.2.bias',
+      ne: [1],
+      type: GgmlType.F32,
+      init: { kind: 'constant', value: 2 },
+    },
+  ];
+}
+
+function speechBandDecoderTensors(): TensorSpec[] {
+  const hidden = VAD.lstmHidden;
+  // Gate rows in PyTorch's (and whisper.cpp's) order i, f, g, o; only unit 0 of each is used.
+  const [input, forget, cell, output] = [0, 1, 2, 3].map((gate) => gate * hidden) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const weightIh = new Float32Array(VAD.lstmInput * 4 * hidden);
+  weightIh[cell * VAD.lstmInput] = GAIN;
+  const biasIh = new Float32Array(4 * hidden);
+  biasIh[input] = GATE;
+  biasIh[forget] = -GATE;
+  biasIh[cell] = OFFSET - GAIN * SPEECH_BAND_VAD.threshold;
+  biasIh[output] = GATE;
+  const finalWeight = new Float32Array(VAD.finalConvIn);
+  finalWeight[0] = OUT_WEIGHT;
+  const values = (name: string, ne: number[], data: Float32Array, type = GgmlType.F32): TensorSpec => ({
+    name,
+    ne,
+    type,
+    init: { kind: 'values', values: data },
+  });
+  return [
+    values('_model.decoder.rnn.weight_ih', [VAD.lstmInput, 4 * hidden], weightIh),
+    {
+      name: '_model.decoder.rnn.weight_hh',
+      ne: [hidden, 4 * hidden],
+      type: GgmlType.F32,
+      init: { kind: 'constant', value: 0 },
+    },
+    values('_model.decoder.rnn.bias_ih', [4 * hidden], biasIh),
+    {
+      name: '_model.decoder.rnn.bias_hh',
+      ne: [4 * hidden],
+      type: GgmlType.F32,
+      init: { kind: 'constant', value: 0 },
+    },
+    values('_model.decoder.decoder.2.weight', [VAD.finalConvIn, 1], finalWeight, GgmlType.F16),
+    {
+      name: '_model.decoder.decoder.2.bias',
+      ne: [1],
+      type: GgmlType.F32,
+      init: { kind: 'constant', value: -OUT_BIAS },
+    },
+  ];
+}
+
 export async function generateSileroVadModel(options: GenerateVadModelOptions): Promise<GeneratedModel> {
+  const detector = options.detector ?? 'random';
+  if (detector !== 'random' && detector !== 'speech-band')
+    throw new Error(`unknown VAD detector '${detector}' (random, speech-band)`);
   const random = new Random(options.seed ?? 1);
   const out = await GgmlWriter.create(options.outPath);
   try {
@@ -532,57 +719,16 @@ export async function generateSileroVadModel(options: GenerateVadModelOptions): 
     for (const layer of VAD.encoder) await out.int32s(...layer);
     await out.int32s(VAD.lstmInput, VAD.lstmHidden, VAD.finalConvIn, VAD.finalConvOut);
 
-    const hidden = VAD.lstmHidden;
     const tensors: TensorSpec[] = [
       {
         name: '_model.stft.forward_basis_buffer',
-        ne: [256, 1, 258],
+        ne: [VAD_N_FFT, 1, 2 * VAD_N_BINS],
         type: GgmlType.F16,
         init: { kind: 'values', values: stftBasis() },
       },
+      ...vadEncoderTensors(detector),
+      ...(detector === 'speech-band' ? speechBandDecoderTensors() : randomVadDecoderTensors()),
     ];
-    VAD.encoder.forEach(([nIn, nOut, kernel], i) => {
-      tensors.push(
-        {
-          name: `_model.encoder.${i}.reparam_conv.weight`,
-          ne: [kernel, nIn, nOut],
-          type: GgmlType.F16,
-          init: { kind: 'uniform', std: 1 / Math.sqrt(kernel * nIn) },
-        },
-        {
-          name: `_model.encoder.${i}.reparam_conv.bias`,
-          ne: [nOut],
-          type: GgmlType.F32,
-          init: { kind: 'uniform', std: 0.02 },
-        },
-      );
-    });
-    const lstm = (name: string, ne: number[], std: number): TensorSpec => ({
-      name,
-      ne,
-      type: GgmlType.F32,
-      init: { kind: 'uniform', std },
-    });
-    tensors.push(
-      lstm('_model.decoder.rnn.weight_ih', [VAD.lstmInput, 4 * hidden], 1 / Math.sqrt(VAD.lstmInput)),
-      lstm('_model.decoder.rnn.weight_hh', [hidden, 4 * hidden], 1 / Math.sqrt(hidden)),
-      lstm('_model.decoder.rnn.bias_ih', [4 * hidden], 0.02),
-      lstm('_model.decoder.rnn.bias_hh', [4 * hidden], 0.02),
-      {
-        name: '_model.decoder.decoder.2.weight',
-        ne: [VAD.finalConvIn, 1],
-        type: GgmlType.F16,
-        init: { kind: 'uniform', std: 1 / Math.sqrt(VAD.finalConvIn) },
-      },
-      // A positive bias makes the random detector call most frames speech, so tests that use it still
-      // have audio left to transcribe.
-      {
-        name: '_model.decoder.decoder.2.bias',
-        ne: [1],
-        type: GgmlType.F32,
-        init: { kind: 'constant', value: 2 },
-      },
-    );
     for (const spec of tensors) await writeTensor(out, spec, random);
   } finally {
     await out.close();
@@ -610,14 +756,15 @@ async function main(argv: readonly string[]): Promise<void> {
   const outPath = args.get('out');
   if (outPath === undefined) {
     throw new Error(
-      `usage: gen-whisper-model (--preset ${Object.keys(WHISPER_PRESETS).join('|')} [--type f16|f32] | --vad) --out PATH [--seed N]`,
+      `usage: gen-whisper-model (--preset ${Object.keys(WHISPER_PRESETS).join('|')} [--type f16|f32] | --vad [--detector random|speech-band]) --out PATH [--seed N]`,
     );
   }
   const seed = Number(args.get('seed') ?? '1');
   const started = performance.now();
   let result: GeneratedModel;
   if (args.has('vad')) {
-    result = await generateSileroVadModel({ outPath, seed });
+    const detector = (args.get('detector') ?? 'random') as VadDetector;
+    result = await generateSileroVadModel({ outPath, seed, detector });
   } else {
     const preset = (args.get('preset') ?? 'test') as WhisperPreset;
     const weightType = (args.get('type') ?? 'f16') as WeightType;

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateWhisperModel } from '../../tools/gen-whisper-model.js';
+import { generateSileroVadModel, generateWhisperModel } from '../../tools/gen-whisper-model.js';
 
 /** A per-run folder for generated models and audio, shared by the suites of one run. */
 export const FIXTURE_DIR = join(tmpdir(), `voice-stack-fixtures-${process.env.USER ?? 'user'}`);
@@ -12,6 +12,24 @@ export async function testWhisperModel(): Promise<string> {
   mkdirSync(FIXTURE_DIR, { recursive: true });
   const path = join(FIXTURE_DIR, 'ggml-test-random.bin');
   if (!existsSync(path)) await generateWhisperModel({ preset: 'test', outPath: path, seed: 7 });
+  return path;
+}
+
+/**
+ * A Silero VAD model whose chosen weights call a 32 ms window speech when its 150 Hz–4 kHz energy
+ * passes a threshold (SPEECH_BAND_VAD in tools/gen-whisper-model.ts): espeak-ng speech at −30 dBFS
+ * and louder is speech; silence, −50 dBFS noise and a loud 7 kHz tone are not. The version in the
+ * name changes with the recipe, so a cached file from an older one is never picked up.
+ */
+export async function speechBandVadModel(): Promise<string> {
+  mkdirSync(FIXTURE_DIR, { recursive: true });
+  const path = join(FIXTURE_DIR, 'ggml-silero-speech-band-v2.bin');
+  if (!existsSync(path)) {
+    // Written aside and renamed, so a run cut short never leaves a half file under the cached name.
+    const partial = `${path}.${process.pid}.partial`;
+    await generateSileroVadModel({ outPath: partial, detector: 'speech-band' });
+    renameSync(partial, path);
+  }
   return path;
 }
 
