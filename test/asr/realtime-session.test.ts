@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { testWhisperModel } from '../support/fixtures.js';
+import { sine } from '../audio/signals.js';
+import { speechBandVadModel, testWhisperModel } from '../support/fixtures.js';
 import { http } from '../support/http.js';
 import { phraseAudio, RealtimeClient, type ServerEvent, silence } from '../support/realtime-client.js';
 import { ServiceProcess } from '../support/service-process.js';
@@ -16,6 +17,66 @@ function itemEvents(events: ServerEvent[], itemId: string): string[] {
 interface LiveHealth {
   concurrency: { active_requests: number; queued: number };
   live_sessions: { realtime: { active: number; max: number } };
+}
+
+/**
+ * Speech, a loud 7 kHz whistle, speech, each after silence, at 24 kHz: the energy detector
+ * hears three utterances, a speech detector two (the whistle is outside the speech band).
+ */
+function speechWhistleSpeech(): Buffer {
+  const whistle = Int16Array.from(sine(7000, 24_000, 1, 0.5), (v) => Math.round(v * 32767));
+  return Buffer.concat([
+    silence(0.6),
+    phraseAudio(PHRASES[0] as string, 'rt-phrase-1'),
+    silence(1.5),
+    Buffer.from(whistle.buffer),
+    silence(1.5),
+    phraseAudio(PHRASES[1] as string, 'rt-phrase-2'),
+    silence(1.5),
+  ]);
+}
+
+/** Streams `pcm` at real-time pace with server VAD on; returns the client once `completed` transcripts are in. */
+async function streamTurns(base: string, pcm: Buffer, completed: number): Promise<RealtimeClient> {
+  const client = await RealtimeClient.connect(base);
+  await client.next('transcription_session.created');
+  client.send({
+    type: 'transcription_session.update',
+    session: { input_audio_transcription: { language: 'en' }, turn_detection: { type: 'server_vad' } },
+  });
+  await client.next('transcription_session.updated');
+  await client.stream(pcm, 24_000);
+  await client.waitFor(
+    (events) =>
+      events.filter((e) => e.type === 'conversation.item.input_audio_transcription.completed').length >=
+      completed,
+    `${completed} completed transcripts`,
+  );
+  return client;
+}
+
+/** Each utterance's events in order, with one item id, and the utterances in time order. */
+function assertOrderedTurns(client: RealtimeClient): void {
+  let previousEnd = 0;
+  for (const start of client.of('input_audio_buffer.speech_started')) {
+    const itemId = start.item_id as string;
+    assert.deepEqual(
+      itemEvents(client.events, itemId).filter(
+        (t) => t !== 'conversation.item.input_audio_transcription.delta',
+      ),
+      [
+        'input_audio_buffer.speech_started',
+        'input_audio_buffer.speech_stopped',
+        'input_audio_buffer.committed',
+        'conversation.item.input_audio_transcription.completed',
+      ],
+    );
+    const stopped = client.of('input_audio_buffer.speech_stopped').find((e) => e.item_id === itemId);
+    assert.ok((start.audio_start_ms ?? -1) >= previousEnd, 'utterances do not overlap');
+    assert.ok((stopped?.audio_end_ms ?? 0) > (start.audio_start_ms ?? 0));
+    previousEnd = stopped?.audio_end_ms ?? 0;
+  }
+  assert.equal(client.of('error').length, 0, JSON.stringify(client.of('error')));
 }
 
 describe('Realtime transcription over WebSocket (real server, real binding)', () => {
@@ -103,6 +164,16 @@ describe('Realtime transcription over WebSocket (real server, real binding)', ()
       // The first utterance starts after the leading 0.6 s of silence, less the prefix padding.
       assert.ok((started[0]?.audio_start_ms ?? 0) >= 250, `starts at ${started[0]?.audio_start_ms} ms`);
       assert.equal(client.of('error').length, 0, JSON.stringify(client.of('error')));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('the energy detector (no ASR_VAD_MODEL) takes a loud whistle for a third utterance', async () => {
+    const client = await streamTurns(base, speechWhistleSpeech(), 3);
+    try {
+      assert.equal(client.of('input_audio_buffer.speech_started').length, 3);
+      assertOrderedTurns(client);
     } finally {
       await client.close();
     }
@@ -248,6 +319,41 @@ describe('Realtime transcription over WebSocket (real server, real binding)', ()
       RealtimeClient.connect(base, { query: 'model=gpt-4o-realtime-preview' }),
       /HTTP 400/,
     );
+  });
+});
+
+describe('Realtime server VAD on the Silero model (ASR_VAD_MODEL, generated speech-band VAD)', () => {
+  let server: ServiceProcess;
+  before(async () => {
+    server = await ServiceProcess.start(['serve', 'asr'], {
+      ASR_MODEL: await testWhisperModel(),
+      ASR_VAD_MODEL: await speechBandVadModel(),
+    });
+  });
+  after(() => server.stop());
+
+  it('finds the two utterances and not the whistle; every turn is started, stopped, committed, completed', async () => {
+    const client = await streamTurns(server.url('asr'), speechWhistleSpeech(), 2);
+    try {
+      const started = client.of('input_audio_buffer.speech_started');
+      assert.equal(started.length, 2, JSON.stringify(started));
+      assertOrderedTurns(client);
+      // The first phrase starts after 0.6 s of silence, less the 300 ms prefix padding; the second
+      // after the whistle (which ends at about 0.6 + phrase + 1.5 + 1 s).
+      const first = started[0]?.audio_start_ms ?? 0;
+      assert.ok(first >= 200 && first <= 450, `first utterance starts at ${first} ms`);
+      const whistleEnd = 600 + phraseAudio(PHRASES[0] as string, 'rt-phrase-1').length / 48 + 2500;
+      assert.ok(
+        (started[1]?.audio_start_ms ?? 0) >= whistleEnd,
+        `second starts at ${started[1]?.audio_start_ms} ms`,
+      );
+      const health = (await (
+        await request(`${server.url('asr')}/health/detailed`)
+      ).body.json()) as LiveHealth;
+      assert.equal(health.concurrency.active_requests, 0);
+    } finally {
+      await client.close();
+    }
   });
 });
 
