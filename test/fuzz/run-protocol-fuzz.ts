@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { convertAudio, speechWav, testWhisperModel } from '../support/fixtures.js';
+import { convertAudio, speechBandVadModel, speechWav, testWhisperModel } from '../support/fixtures.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { type ClientEvent, WyomingClient } from '../wyoming/wyoming-client.js';
 import {
@@ -104,6 +104,9 @@ function leaks(text: string): string | undefined {
 
 async function startTargets(): Promise<Targets> {
   const live = await startLiveServices('voice-stack-protofuzz-', {
+    // Realtime sessions with server VAD then run the Silero turn detector (the keyed service below
+    // keeps the energy detector), so both are fuzzed.
+    ASR_VAD_MODEL: await speechBandVadModel(),
     WYOMING_ASR_PORT: '0',
     WYOMING_TTS_PORT: '0',
     MAX_REALTIME_SESSIONS: String(OPEN_REALTIME_SESSIONS),
