@@ -6,6 +6,11 @@
  * dimensions, so the compute is the real model's). The ratio says what the live path
  * costs over the plain one: the VAD, the buffer and the WebSocket.
  *
+ * Also the turn detector's own delay: from the moment the audio at `audio_end_ms` was sent to
+ * the moment `speech_stopped` arrives (the silence_duration_ms itself is inside audio_end_ms, so
+ * this is what the detector adds), with the energy detector and with the Silero VAD
+ * (ASR_VAD_MODEL, the generated speech-band model: the compute is Silero's real graph).
+ *
  *   npm run build && node dist/bench/realtime-latency.js [--rounds 3] [--preset base]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,7 +18,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FormData, request } from 'undici';
-import { convertAudio, FIXTURE_DIR, loopedSpeechWav } from '../test/support/fixtures.js';
+import { convertAudio, FIXTURE_DIR, loopedSpeechWav, speechBandVadModel } from '../test/support/fixtures.js';
 import { RealtimeClient, silence } from '../test/support/realtime-client.js';
 import { ServiceProcess } from '../test/support/service-process.js';
 import { generateWhisperModel, type WhisperPreset } from '../tools/gen-whisper-model.js';
@@ -44,7 +49,10 @@ async function viaHttp(baseUrl: string, wav: Buffer): Promise<number> {
 }
 
 /** Streams the utterance and its trailing silence; returns stop→completed of the last utterance. */
-async function viaRealtime(baseUrl: string, pcm: Buffer): Promise<{ ms: number; utterances: number }> {
+async function viaRealtime(
+  baseUrl: string,
+  pcm: Buffer,
+): Promise<{ ms: number; utterances: number; stopDelayMs: number }> {
   const client = await RealtimeClient.connect(baseUrl);
   try {
     client.send({
@@ -62,11 +70,19 @@ async function viaRealtime(baseUrl: string, pcm: Buffer): Promise<{ ms: number; 
     });
     let stoppedAt = 0;
     let completedAt = 0;
+    let stopDelayMs = 0;
+    let streamStart = 0;
     client.socket.on('message', (data) => {
-      const type = (JSON.parse(String(data)) as { type: string }).type;
-      if (type === 'input_audio_buffer.speech_stopped') stoppedAt = performance.now();
-      if (type === 'conversation.item.input_audio_transcription.completed') completedAt = performance.now();
+      const event = JSON.parse(String(data)) as { type: string; audio_end_ms?: number };
+      if (event.type === 'input_audio_buffer.speech_stopped') {
+        stoppedAt = performance.now();
+        // client.stream sends the audio up to position t by streamStart + t.
+        stopDelayMs = stoppedAt - (streamStart + (event.audio_end_ms ?? 0));
+      }
+      if (event.type === 'conversation.item.input_audio_transcription.completed')
+        completedAt = performance.now();
     });
+    streamStart = performance.now();
     await client.stream(pcm, 24_000);
     const stops = () => client.of('input_audio_buffer.speech_stopped').length;
     await client.waitFor(
@@ -77,7 +93,7 @@ async function viaRealtime(baseUrl: string, pcm: Buffer): Promise<{ ms: number; 
       'every utterance transcribed',
       120_000,
     );
-    return { ms: completedAt - stoppedAt, utterances: stops() };
+    return { ms: completedAt - stoppedAt, utterances: stops(), stopDelayMs };
   } finally {
     await client.close();
   }
@@ -105,33 +121,47 @@ async function main(): Promise<void> {
     ),
     silence(1.5),
   ]);
-  const server = await ServiceProcess.start(['serve', 'asr'], {
-    ASR_MODEL: await modelFor(preset),
-    ASR_CPU_THREADS: '2',
-    MAX_CONCURRENT_REQUESTS: '1',
-  });
-  try {
-    const base = server.url('asr');
-    await viaHttp(base, wav); // load the model outside the timings
-    const http: number[] = [];
-    const live: number[] = [];
-    let utterances = 0;
-    for (let round = 0; round < rounds; round++) {
-      http.push(await viaHttp(base, wav));
-      const result = await viaRealtime(base, pcm);
-      live.push(result.ms);
-      utterances = Math.max(utterances, result.utterances);
+  const model = await modelFor(preset);
+  const detectors: { name: string; env: Record<string, string> }[] = [
+    { name: 'energy detector', env: {} },
+    { name: 'Silero VAD', env: { ASR_VAD_MODEL: await speechBandVadModel() } },
+  ];
+  console.log(
+    `Realtime vs HTTP on the same ${UTTERANCE_SECONDS} s utterance (generated '${preset}' model, 2 threads, median of ${rounds}, load average ${loadavg()[0]?.toFixed(1)})`,
+  );
+  for (const detector of detectors) {
+    const server = await ServiceProcess.start(['serve', 'asr'], {
+      ASR_MODEL: model,
+      ASR_CPU_THREADS: '2',
+      MAX_CONCURRENT_REQUESTS: '1',
+      ...detector.env,
+    });
+    try {
+      const base = server.url('asr');
+      await viaHttp(base, wav); // load the model outside the timings
+      const http: number[] = [];
+      const live: number[] = [];
+      const stopDelays: number[] = [];
+      let utterances = 0;
+      for (let round = 0; round < rounds; round++) {
+        http.push(await viaHttp(base, wav));
+        const result = await viaRealtime(base, pcm);
+        live.push(result.ms);
+        stopDelays.push(result.stopDelayMs);
+        utterances = Math.max(utterances, result.utterances);
+      }
+      const h = median(http);
+      const r = median(live);
+      console.log(`server VAD: ${detector.name}`);
+      console.log(`  HTTP POST /v1/audio/transcriptions, request to response: ${h.toFixed(0)} ms`);
+      console.log(`  Realtime, speech_stopped to completed:                   ${r.toFixed(0)} ms`);
+      console.log(`  ratio realtime / HTTP: ${(r / h).toFixed(2)} (utterances the VAD found: ${utterances})`);
+      console.log(
+        `  speech_stopped after its audio_end_ms was sent:           ${median(stopDelays).toFixed(0)} ms`,
+      );
+    } finally {
+      await server.stop();
     }
-    const h = median(http);
-    const r = median(live);
-    console.log(
-      `Realtime vs HTTP on the same ${UTTERANCE_SECONDS} s utterance (generated '${preset}' model, 2 threads, median of ${rounds}, load average ${loadavg()[0]?.toFixed(1)})`,
-    );
-    console.log(`  HTTP POST /v1/audio/transcriptions, request to response: ${h.toFixed(0)} ms`);
-    console.log(`  Realtime, speech_stopped to completed:                   ${r.toFixed(0)} ms`);
-    console.log(`  ratio realtime / HTTP: ${(r / h).toFixed(2)} (utterances the VAD found: ${utterances})`);
-  } finally {
-    await server.stop();
   }
 }
 
