@@ -88,6 +88,21 @@ describe('turn detector', () => {
   });
 });
 
+/** A stand-in for the Silero model that judges what it is given: speech where the 16 kHz audio is loud. */
+const loudRegions: SpeechRegionFinder = async (samples) => {
+  const regions: { start: number; end: number }[] = [];
+  const window = 160; // 10 ms at 16 kHz
+  for (let i = 0; i + window <= samples.length; i += window) {
+    let peak = 0;
+    for (let j = i; j < i + window; j++) peak = Math.max(peak, Math.abs(samples[j] as number));
+    if (peak < 0.1) continue;
+    const last = regions.at(-1);
+    if (last !== undefined && Math.abs(last.end - i / 16_000) < 1e-9) last.end = (i + window) / 16_000;
+    else regions.push({ start: i / 16_000, end: (i + window) / 16_000 });
+  }
+  return regions;
+};
+
 /**
  * The Silero detector's own logic (blocks, look-back, resampling, positions, fallback), with a
  * stand-in for the model that judges what it is given: regions where the 16 kHz audio it
@@ -98,20 +113,6 @@ describe('Silero turn detector (stand-in model)', () => {
   const rate = 24_000;
   const tone = (seconds: number, amplitude: number) => int16(sine(300, rate, seconds, amplitude));
   const quiet = (seconds: number) => new Int16Array(Math.round(seconds * rate));
-  const loudRegions: SpeechRegionFinder = async (samples) => {
-    const regions: { start: number; end: number }[] = [];
-    const window = 160; // 10 ms at 16 kHz
-    for (let i = 0; i + window <= samples.length; i += window) {
-      let peak = 0;
-      for (let j = i; j < i + window; j++) peak = Math.max(peak, Math.abs(samples[j] as number));
-      if (peak < 0.1) continue;
-      const last = regions.at(-1);
-      if (last !== undefined && Math.abs(last.end - i / 16_000) < 1e-9) last.end = (i + window) / 16_000;
-      else regions.push({ start: i / 16_000, end: (i + window) / 16_000 });
-    }
-    return regions;
-  };
-
   async function run(signal: Int16Array, findSpeech: SpeechRegionFinder, chunk = 480) {
     const events: TurnEvent[] = [];
     const fallbacks: unknown[] = [];
@@ -316,16 +317,9 @@ describe('session state machine (no server)', () => {
 
   it('with the Silero VAD, turns found after the audio still give started, stopped, committed, completed in order', async () => {
     const calls: number[] = [];
-    // Stand-in model: speech wherever the 16 kHz audio it is given is loud (see the Silero suite above).
-    const findSpeech: SpeechRegionFinder = async (samples) => {
+    const findSpeech: SpeechRegionFinder = (samples, threshold, signal) => {
       calls.push(samples.length);
-      const loud: { start: number; end: number }[] = [];
-      for (let i = 0; i + 320 <= samples.length; i += 320) {
-        let peak = 0;
-        for (let j = i; j < i + 320; j++) peak = Math.max(peak, Math.abs(samples[j] as number));
-        if (peak > 0.1) loud.push({ start: i / 16_000, end: (i + 320) / 16_000 });
-      }
-      return loud;
+      return loudRegions(samples, threshold, signal);
     };
     const { sent, send } = harness(
       async (audio) => ({
