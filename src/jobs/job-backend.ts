@@ -131,16 +131,20 @@ export class JobBackend {
     return this.store.queuePosition(ASR_WAIT_LIST_KEY, first);
   }
 
-  /** Cancels a job that has not ended; the worker running it (if any) hears it and aborts its engine. */
-  async cancel(record: JobRecord): Promise<JobRecord | undefined> {
-    if (isFinished(record.status)) return record;
+  /**
+   * Cancels a job that has not ended; the worker running it (if any) hears it and aborts its
+   * engine. `ended` is true when this call ended the job (not a worker or an earlier DELETE
+   * first): the caller counts the cancellation, once for the job however many pieces ran.
+   */
+  async cancel(record: JobRecord): Promise<{ record: JobRecord | undefined; ended: boolean }> {
+    if (isFinished(record.status)) return { record, ended: false };
     // An active job is locked by its worker and cannot be removed: the worker ends it. A
     // split job's pieces are left to start, see the job ended and stop at once.
     const job = record.pieceOffsets.length > 1 ? undefined : await this.transcriptions.getJob(record.id);
     await job?.remove().catch(() => {});
-    await this.store.finish(record.id, 'cancelled', Date.now());
+    const ended = await this.store.finish(record.id, 'cancelled', Date.now());
     await this.redis.publish(jobKeys.cancelChannel, record.id);
-    return this.store.get(record.id);
+    return { record: await this.store.get(record.id), ended };
   }
 
   /** Queues the job's webhook once: a second call for the same job (another worker) is a no-op. */

@@ -36,10 +36,23 @@ const PROGRESS_SCRIPT = `
 if redis.call('HGET', KEYS[1], 'status') == 'running' then redis.call('HSET', KEYS[1], 'progress', ARGV[1]) end
 return 0`;
 
+/**
+ * Keeps a piece's transcript unless the job has ended (a piece finishing just as its job is
+ * cancelled must not leave a pieces hash that nothing deletes); returns the pieces done, or
+ * -1 once ended. KEYS: record, pieces, audio. ARGV: piece, transcript.
+ */
+const SAVE_PIECE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HEXISTS', KEYS[1], 'finished_at') == 1 then return -1 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return redis.call('HLEN', KEYS[2])`;
+
 interface ScriptedRedis extends Redis {
   finishJob(...args: (string | number)[]): Promise<number>;
   startJob(...args: (string | number)[]): Promise<number>;
   jobProgress(...args: (string | number)[]): Promise<number>;
+  savePiece(...args: (string | number)[]): Promise<number>;
 }
 
 export interface StoredResult {
@@ -55,6 +68,7 @@ export class JobStore {
     redis.defineCommand('finishJob', { numberOfKeys: 5, lua: FINISH_SCRIPT });
     redis.defineCommand('startJob', { numberOfKeys: 1, lua: START_SCRIPT });
     redis.defineCommand('jobProgress', { numberOfKeys: 1, lua: PROGRESS_SCRIPT });
+    redis.defineCommand('savePiece', { numberOfKeys: 3, lua: SAVE_PIECE_SCRIPT });
     this.#redis = redis as ScriptedRedis;
     this.#retentionSeconds = Math.max(1, Math.round(retentionHours * 3600));
   }
@@ -129,17 +143,19 @@ export class JobStore {
   }
 
   /**
-   * Keeps a piece's transcript and drops its audio; resolves with how many pieces are done.
-   * Idempotent: a piece run twice (a stalled worker) counts once.
+   * Keeps a piece's transcript and drops its audio; resolves with how many pieces are done,
+   * or undefined when the job has ended meanwhile (nothing kept). Idempotent: a piece run
+   * twice (a stalled worker) counts once.
    */
-  async savePiece(id: string, piece: number, transcript: Transcript): Promise<number> {
-    const replies = await this.#redis
-      .multi()
-      .hset(jobKeys.pieces(id), String(piece), JSON.stringify(transcript))
-      .hdel(jobKeys.audio(id), String(piece))
-      .hlen(jobKeys.pieces(id))
-      .exec();
-    return Number(replies?.[2]?.[1] ?? 0);
+  async savePiece(id: string, piece: number, transcript: Transcript): Promise<number | undefined> {
+    const done = await this.#redis.savePiece(
+      jobKeys.record(id),
+      jobKeys.pieces(id),
+      jobKeys.audio(id),
+      String(piece),
+      JSON.stringify(transcript),
+    );
+    return done < 0 ? undefined : done;
   }
 
   async pieceTranscripts(id: string): Promise<Map<number, Transcript>> {

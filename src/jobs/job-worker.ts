@@ -202,6 +202,7 @@ export class JobWorker {
       this.metrics.audioSeconds.inc(transcript.duration);
       if (piece === undefined) return await this.#end(record, begun, 'succeeded', { result: { transcript } });
       const done = await store.savePiece(id, piece, transcript);
+      if (done === undefined) return { status: 'ended' };
       await store.progress(id, Math.min(0.99, done / record.pieceOffsets.length));
       this.logger.info({ event: 'job_piece_done', jobId: id, piece, done }, 'job piece done');
       return { status: 'piece' };
@@ -269,7 +270,7 @@ export class JobWorker {
             prompt: request.prompt,
             temperature: request.temperature,
             wordTimestamps: request.words,
-            vad: false,
+            vad: request.vad ?? false,
           },
           gateSignal,
           {
@@ -314,9 +315,9 @@ export class JobWorker {
   ) {
     const record = await this.backend.store.get(id);
     if (signal.reason === 'cancelled' || record?.status === 'cancelled') {
-      this.metrics.finished.inc({ status: 'cancelled' });
-      this.metrics.duration.observe({ status: 'cancelled' }, (Date.now() - begun) / 1000);
-      this.logger.info({ event: 'job_cancelled', jobId: id }, 'job cancelled');
+      // Counted where the cancel ended the job (JobMetrics.cancelled), not here: a split
+      // job's pieces stop on several workers, and the job is one cancellation.
+      this.logger.info({ event: 'job_cancelled', jobId: id, piece: job.data.piece }, 'job cancelled');
       return { status: 'cancelled' };
     }
     if (record === undefined || record.finishedAt !== undefined) return { status: 'ended' };

@@ -7,6 +7,7 @@ import { decodeSpooledAudio, type SpooledAudio } from '../audio/decode-stream.js
 import { clientClosedError, ErrorKinds, queueFullError, VoiceStackError } from '../core/errors.js';
 import type { JobBackend } from './job-backend.js';
 import { jobKeys } from './job-keys.js';
+import type { JobMetrics } from './job-metrics.js';
 import { encodeJobPieces } from './job-pieces.js';
 import type { JobRecord } from './job-record.js';
 import { workerConnection } from './redis-connection.js';
@@ -30,6 +31,7 @@ export class QueueTranscriber implements RemoteTranscriber {
   constructor(
     private readonly backend: JobBackend,
     private readonly limits: { maxQueueSize: number; maxAudioSeconds: number; splitSeconds: number },
+    private readonly metrics: JobMetrics,
     private readonly logger: Logger,
   ) {
     this.#subscriber = workerConnection(backend.settings.redisUrl, `voice-stack-dispatch-${process.pid}`);
@@ -66,6 +68,7 @@ export class QueueTranscriber implements RemoteTranscriber {
             prompt: options.prompt,
             temperature: options.temperature ?? 0,
             words: options.wordTimestamps,
+            vad: options.vad,
             responseFormat: 'verbose_json',
             webhookUrl: undefined,
             metadata: undefined,
@@ -112,7 +115,8 @@ export class QueueTranscriber implements RemoteTranscriber {
       const why = await Promise.race([ended.then(() => 'ended' as const), aborted, tick]);
       clearTimeout(timer);
       if (why === 'aborted') {
-        await this.backend.cancel(record).catch(() => {});
+        const cancel = await this.backend.cancel(record).catch(() => undefined);
+        if (cancel?.ended) this.metrics.cancelled(record, Date.now());
         this.logger.info(
           { event: 'dispatched_job_cancelled', jobId: record.id },
           'client left: job cancelled',
