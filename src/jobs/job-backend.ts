@@ -92,7 +92,7 @@ export class JobBackend {
   }
 
   async submit(id: string, request: JobRequest, audio: PiecedAudio): Promise<JobRecord> {
-    await this.store.create(id, request, audio, Date.now());
+    const record = await this.store.create(id, request, audio, Date.now());
     try {
       if (audio.pieces.length === 1) await this.transcriptions.add('transcribe', { id }, { jobId: id });
       else await this.#addSplit(id, audio.pieces.length);
@@ -100,8 +100,6 @@ export class JobBackend {
       await this.store.discard(id).catch(() => {});
       throw error;
     }
-    const record = await this.store.get(id);
-    if (record === undefined) throw new Error('the job record vanished right after it was written');
     return record;
   }
 
