@@ -136,13 +136,30 @@ export class JobBackend {
    */
   async cancel(record: JobRecord): Promise<{ record: JobRecord | undefined; ended: boolean }> {
     if (isFinished(record.status)) return { record, ended: false };
-    // An active job is locked by its worker and cannot be removed: the worker ends it. A
-    // split job's pieces are left to start, see the job ended and stop at once.
-    const job = record.pieceOffsets.length > 1 ? undefined : await this.transcriptions.getJob(record.id);
+    // An active job is locked by its worker and cannot be removed: the worker ends it.
+    const split = record.pieceOffsets.length > 1;
+    const job = split ? undefined : await this.transcriptions.getJob(record.id);
     await job?.remove().catch(() => {});
     const ended = await this.store.finish(record.id, 'cancelled', Date.now());
     await this.redis.publish(jobKeys.cancelChannel, record.id);
+    if (split) await this.#removeWaitingPieces(record);
     return { record: await this.store.get(record.id), ended };
+  }
+
+  /**
+   * A cancelled split job's pieces that no worker holds yet: removed, rather than left for
+   * workers to take and drop, counted meanwhile as backlog by admission and by KEDA's
+   * trigger. After the finish, so a piece taken in between sees the job ended. BullMQ
+   * starts the `assemble` job once the last piece is gone or done; it finds the job ended.
+   */
+  async #removeWaitingPieces(record: JobRecord): Promise<void> {
+    await Promise.all(
+      record.pieceOffsets.map(async (_, piece) => {
+        const job = await this.transcriptions.getJob(pieceJobId(record.id, piece));
+        // A piece a worker took meanwhile is locked: removing it fails, and its worker stops it.
+        if (job !== undefined && (await job.isWaiting())) await job.remove().catch(() => {});
+      }),
+    );
   }
 
   /** Queues the job's webhook once: a second call for the same job (another worker) is a no-op. */

@@ -159,6 +159,18 @@ describe('long jobs split at silences (JOB_SPLIT_MINUTES) and run on several wor
     const cancel = await request(`${base}${JOBS}/${id}`, { method: 'DELETE' });
     assert.equal(cancel.statusCode, 200);
     assert.equal(((await cancel.body.json()) as { status: string }).status, 'cancelled');
+    const peek = redis.client();
+    try {
+      // The pieces no worker held are gone from BullMQ's wait list (admission's and KEDA's backlog).
+      const waiting = await peek.lrange('bull:asr-transcriptions:wait', 0, -1);
+      assert.deepEqual(
+        waiting.filter((j) => j.startsWith(`${id}-p`)),
+        [],
+        'waiting pieces removed by the cancel',
+      );
+    } finally {
+      peek.disconnect();
+    }
 
     const stops = (w: ServiceProcess) => w.logs.filter((l) => l.event === 'job_cancelled' && l.jobId === id);
     await eventually(
