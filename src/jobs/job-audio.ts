@@ -158,7 +158,6 @@ export class JobAudioSpool {
     signal: AbortSignal,
     use: (chunks: AsyncIterable<Float32Array>) => Promise<T>,
   ): Promise<T> {
-    signal.throwIfAborted();
     const samples = await shortClipSamples(audio);
     if (samples !== undefined) {
       if (samples.length === 0) throw audioDecodeError('the job audio is empty');
