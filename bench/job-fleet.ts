@@ -88,6 +88,8 @@ async function post(url: string, data: Buffer): Promise<{ sent: number; answered
   return { sent, answered: now() };
 }
 
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -157,8 +159,8 @@ async function dispatchLatency(redis: RedisServer): Promise<void> {
     const paired = median(took.map((t, i) => t - (here[i] ?? Number.NaN)));
     process.stdout.write(
       `\nsynchronous request (${speech.length} B WAV), median of ${syncRequests}: local ${h.toFixed(1)} ms, ` +
-        `through the queue ${q.toFixed(1)} ms: +${(q - h).toFixed(1)} ms (${((100 * (q - h)) / h).toFixed(1)}%); ` +
-        `median of the pairs' differences +${paired.toFixed(1)} ms; target: under 5% or 50 ms\n`,
+        `through the queue ${q.toFixed(1)} ms: ${signed(q - h)} ms (${signed((100 * (q - h)) / h)}%); ` +
+        `median of the pairs' differences ${signed(paired)} ms; target: under 5% or 50 ms\n`,
     );
     await new Promise((r) => setTimeout(r, 500));
     const lines = timelines(api, worker, queued);
