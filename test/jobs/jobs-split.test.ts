@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { jobKeys } from '../../src/jobs/job-keys.js';
+import { JobStore } from '../../src/jobs/job-store.js';
 import { loopedSpeechWav, speechWav, testWhisperModel } from '../support/fixtures.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
@@ -221,5 +224,34 @@ describe('long jobs split at silences (JOB_SPLIT_MINUTES) and run on several wor
       'voice_stack_jobs_finished_total: one cancellation',
     );
     assert.equal((await fleetCancelled()) - fleetBefore, 1, 'voice_stack_jobs{status="cancelled"}: one');
+  });
+
+  it('a piece that finishes after its job ended keeps nothing (no pieces hash that nothing would delete)', async () => {
+    const client = redis.client();
+    try {
+      const store = new JobStore(client, 1);
+      const id = randomUUID();
+      const piece = (offsetSeconds: number) => ({ data: Buffer.from('pcm'), offsetSeconds, seconds: 1 });
+      const request = {
+        task: 'transcribe' as const,
+        language: 'en',
+        prompt: undefined,
+        temperature: 0,
+        words: false,
+        responseFormat: 'json' as const,
+        webhookUrl: undefined,
+        metadata: undefined,
+        resultUrl: '',
+      };
+      await store.create(id, request, { pieces: [piece(0), piece(1)], seconds: 2 }, Date.now());
+      const transcript = { language: 'en', duration: 1, text: ' a', segments: [] };
+      assert.equal(await store.savePiece(id, 0, transcript), 1);
+      assert.equal(await store.finish(id, 'cancelled', Date.now()), true);
+      assert.equal(await store.savePiece(id, 1, transcript), undefined, 'the late piece is dropped');
+      assert.equal(await client.exists(jobKeys.pieces(id), jobKeys.audio(id)), 0);
+      assert.ok((await client.ttl(jobKeys.record(id))) > 0, 'the record expires with its retention');
+    } finally {
+      client.disconnect();
+    }
   });
 });
