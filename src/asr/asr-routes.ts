@@ -117,11 +117,17 @@ export function registerAsrRoutes(
     options: TranscribeOptions & { encoded: boolean },
   ): Promise<Transcript> =>
     remote
-      ? remote.transcribe(
-          { path: upload.path, encoded: options.encoded },
-          options,
-          clientAbortSignal(request, reply),
-        )
+      ? remote
+          .transcribe(
+            { path: upload.path, encoded: options.encoded },
+            options,
+            clientAbortSignal(request, reply),
+          )
+          .then((transcript) => {
+            // stream=true: the fleet answers whole, so its segments are the deltas, sent at once.
+            for (const segment of transcript.segments) options.onSegment?.(segment);
+            return transcript;
+          })
       : transcribeHere(request, reply, upload, options);
 
   const transcribeHere = (

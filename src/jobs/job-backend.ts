@@ -92,7 +92,7 @@ export class JobBackend {
   }
 
   async submit(id: string, request: JobRequest, audio: PiecedAudio): Promise<JobRecord> {
-    await this.store.create(id, request, audio, Date.now());
+    const record = await this.store.create(id, request, audio, Date.now());
     try {
       if (audio.pieces.length === 1) await this.transcriptions.add('transcribe', { id }, { jobId: id });
       else await this.#addSplit(id, audio.pieces.length);
@@ -100,8 +100,6 @@ export class JobBackend {
       await this.store.discard(id).catch(() => {});
       throw error;
     }
-    const record = await this.store.get(id);
-    if (record === undefined) throw new Error('the job record vanished right after it was written');
     return record;
   }
 
@@ -131,16 +129,37 @@ export class JobBackend {
     return this.store.queuePosition(ASR_WAIT_LIST_KEY, first);
   }
 
-  /** Cancels a job that has not ended; the worker running it (if any) hears it and aborts its engine. */
-  async cancel(record: JobRecord): Promise<JobRecord | undefined> {
-    if (isFinished(record.status)) return record;
-    // An active job is locked by its worker and cannot be removed: the worker ends it. A
-    // split job's pieces are left to start, see the job ended and stop at once.
-    const job = record.pieceOffsets.length > 1 ? undefined : await this.transcriptions.getJob(record.id);
+  /**
+   * Cancels a job that has not ended; the worker running it (if any) hears it and aborts its
+   * engine. `ended` is true when this call ended the job (not a worker or an earlier DELETE
+   * first): the caller counts the cancellation, once for the job however many pieces ran.
+   */
+  async cancel(record: JobRecord): Promise<{ record: JobRecord | undefined; ended: boolean }> {
+    if (isFinished(record.status)) return { record, ended: false };
+    // An active job is locked by its worker and cannot be removed: the worker ends it.
+    const split = record.pieceOffsets.length > 1;
+    const job = split ? undefined : await this.transcriptions.getJob(record.id);
     await job?.remove().catch(() => {});
-    await this.store.finish(record.id, 'cancelled', Date.now());
+    const ended = await this.store.finish(record.id, 'cancelled', Date.now());
     await this.redis.publish(jobKeys.cancelChannel, record.id);
-    return this.store.get(record.id);
+    if (split) await this.#removeWaitingPieces(record);
+    return { record: await this.store.get(record.id), ended };
+  }
+
+  /**
+   * A cancelled split job's pieces that no worker holds yet: removed, rather than left for
+   * workers to take and drop, counted meanwhile as backlog by admission and by KEDA's
+   * trigger. After the finish, so a piece taken in between sees the job ended. BullMQ
+   * starts the `assemble` job once the last piece is gone or done; it finds the job ended.
+   */
+  async #removeWaitingPieces(record: JobRecord): Promise<void> {
+    await Promise.all(
+      record.pieceOffsets.map(async (_, piece) => {
+        const job = await this.transcriptions.getJob(pieceJobId(record.id, piece));
+        // A piece a worker took meanwhile is locked: removing it fails, and its worker stops it.
+        if (job !== undefined && (await job.isWaiting())) await job.remove().catch(() => {});
+      }),
+    );
   }
 
   /** Queues the job's webhook once: a second call for the same job (another worker) is a no-op. */

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { JOB_STATUSES } from './job-record.js';
+import { JOB_STATUSES, type JobRecord } from './job-record.js';
 
 const JOB_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
@@ -30,7 +30,9 @@ export class JobMetrics {
     });
     this.finished = new Counter({
       name: 'voice_stack_jobs_finished_total',
-      help: 'Transcription jobs this process ended, by status (succeeded, failed, cancelled)',
+      // Counted by the process whose end of the job won (JobStore.finish's latch): summed over
+      // the fleet, each job once, however many workers or pieces touched it.
+      help: 'Transcription jobs this process ended, by status (succeeded, failed, cancelled; a cancel counts where the DELETE or the leaving client was)',
       labelNames: ['status'],
       registers,
     });
@@ -78,6 +80,13 @@ export class JobMetrics {
         if (count !== undefined) this.set(count);
       },
     });
+  }
+
+  /** A cancellation this process made (JobBackend.cancel ended the job): counted once per job. */
+  cancelled(record: JobRecord, now: number): void {
+    this.finished.inc({ status: 'cancelled' });
+    if (record.startedAt !== undefined)
+      this.duration.observe({ status: 'cancelled' }, Math.max(0, now - record.startedAt) / 1000);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Transcript, TranscriptSegment } from '../asr/engines/asr-engine.js';
 import { quietCut } from '../asr/engines/audio-windows.js';
-import { encodeJobAudio } from './job-audio.js';
+import { encodeJobAudio, type ShortClipForm } from './job-audio.js';
 
 const SAMPLE_RATE = 16_000;
 
@@ -26,9 +26,10 @@ export async function encodeJobPieces(
   chunks: AsyncIterable<Float32Array>,
   signal: AbortSignal,
   pieceSeconds: number,
+  short: ShortClipForm = 'compact',
 ): Promise<PiecedAudio> {
   if (pieceSeconds <= 0) {
-    const whole = await encodeJobAudio(chunks, signal);
+    const whole = await encodeJobAudio(chunks, signal, short);
     return {
       pieces: [{ data: whole.data, offsetSeconds: 0, seconds: whole.seconds }],
       seconds: whole.seconds,
@@ -36,19 +37,24 @@ export async function encodeJobPieces(
   }
   const capacity = Math.max(SAMPLE_RATE, Math.round(pieceSeconds * SAMPLE_RATE));
   const pieces: AudioPiece[] = [];
-  let buffer: Float32Array | undefined;
+  // Grown as samples come, up to a piece: a clip of seconds must not cost a piece's 38 MB.
+  let buffer = new Float32Array(0);
   let filled = 0;
   let offset = 0;
   const emit = async (count: number) => {
-    const samples = (buffer as Float32Array).slice(0, count);
-    const encoded = await encodeJobAudio(once(samples), signal);
+    // Encoded (copied) before the buffer is touched again.
+    const encoded = await encodeJobAudio(once(buffer.subarray(0, count)), signal, short);
     pieces.push({ data: encoded.data, offsetSeconds: offset / SAMPLE_RATE, seconds: encoded.seconds });
   };
   for await (const chunk of chunks) {
     let taken = 0;
     while (taken < chunk.length) {
-      buffer ??= new Float32Array(capacity);
       const n = Math.min(chunk.length - taken, capacity - filled);
+      if (filled + n > buffer.length) {
+        const grown = new Float32Array(Math.min(capacity, Math.max(filled + n, buffer.length * 2)));
+        grown.set(buffer.subarray(0, filled));
+        buffer = grown;
+      }
       buffer.set(chunk.subarray(taken, taken + n), filled);
       filled += n;
       taken += n;

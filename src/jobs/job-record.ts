@@ -13,6 +13,8 @@ export interface JobRequest {
   readonly temperature: number;
   /** Word timestamps were asked for (`timestamp_granularities[]=word`). */
   readonly words: boolean;
+  /** `/asr?vad_filter=true` dispatched to the fleet (ASR_DISPATCH=queue); jobs leave it unset. */
+  readonly vad?: boolean;
   /** The format `/result` answers in when its query names none. */
   readonly responseFormat: OpenAiResponseFormat;
   readonly webhookUrl: string | undefined;

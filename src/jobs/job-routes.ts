@@ -197,7 +197,8 @@ export function registerJobRoutes(
       if (record.status === 'succeeded' || record.status === 'failed') {
         throw conflictError(`Transcription job '${record.id}' has already ended (status: ${record.status}).`);
       }
-      const cancelled = await jobs().call(() => jobs().cancel(record));
+      const { record: cancelled, ended } = await jobs().call(() => jobs().cancel(record));
+      if (ended) metrics?.cancelled(cancelled ?? record, Date.now());
       if (cancelled === undefined)
         throw notFoundError(`no transcription job '${record.id}' (it may have expired)`);
       request.log.info({ event: 'job_cancel_requested', jobId: record.id }, 'job cancel requested');

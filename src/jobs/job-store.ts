@@ -36,10 +36,31 @@ const PROGRESS_SCRIPT = `
 if redis.call('HGET', KEYS[1], 'status') == 'running' then redis.call('HSET', KEYS[1], 'progress', ARGV[1]) end
 return 0`;
 
+/**
+ * Keeps a piece's transcript unless the job has ended (a piece finishing just as its job is
+ * cancelled must not leave a pieces hash that nothing deletes); returns the pieces done, or
+ * -1 once ended. KEYS: record, pieces, audio. ARGV: piece, transcript.
+ */
+const SAVE_PIECE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HEXISTS', KEYS[1], 'finished_at') == 1 then return -1 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return redis.call('HLEN', KEYS[2])`;
+
 interface ScriptedRedis extends Redis {
   finishJob(...args: (string | number)[]): Promise<number>;
   startJob(...args: (string | number)[]): Promise<number>;
   jobProgress(...args: (string | number)[]): Promise<number>;
+  savePiece(...args: (string | number)[]): Promise<number>;
+}
+
+/** A transaction that knows the scripts (ioredis adds defined commands to pipelines too). */
+interface ScriptedTransaction {
+  startJob(...args: (string | number)[]): ScriptedTransaction;
+  hgetall(key: string): ScriptedTransaction;
+  hgetBuffer(key: string, field: string): ScriptedTransaction;
+  exec(): Promise<[error: Error | null, value: unknown][] | null>;
 }
 
 export interface StoredResult {
@@ -55,6 +76,7 @@ export class JobStore {
     redis.defineCommand('finishJob', { numberOfKeys: 5, lua: FINISH_SCRIPT });
     redis.defineCommand('startJob', { numberOfKeys: 1, lua: START_SCRIPT });
     redis.defineCommand('jobProgress', { numberOfKeys: 1, lua: PROGRESS_SCRIPT });
+    redis.defineCommand('savePiece', { numberOfKeys: 3, lua: SAVE_PIECE_SCRIPT });
     this.#redis = redis as ScriptedRedis;
     this.#retentionSeconds = Math.max(1, Math.round(retentionHours * 3600));
   }
@@ -63,23 +85,25 @@ export class JobStore {
     return this.#redis;
   }
 
-  /** The record and each piece's audio (one piece unless the job was split). */
-  async create(id: string, request: JobRequest, audio: PiecedAudio, now: number) {
+  /** The record and each piece's audio (one piece unless the job was split); resolves with the record written. */
+  async create(id: string, request: JobRequest, audio: PiecedAudio, now: number): Promise<JobRecord> {
     const pieces = Object.fromEntries(audio.pieces.map((piece, k) => [String(k), piece.data]));
+    const hash = {
+      status: 'queued',
+      created_at: String(now),
+      audio_seconds: String(audio.seconds),
+      progress: '0',
+      request: JSON.stringify(request),
+      pieces: JSON.stringify(audio.pieces.map((p) => p.offsetSeconds)),
+    };
     await this.#redis
       .multi()
-      .hset(jobKeys.record(id), {
-        status: 'queued',
-        created_at: String(now),
-        audio_seconds: String(audio.seconds),
-        progress: '0',
-        request: JSON.stringify(request),
-        pieces: JSON.stringify(audio.pieces.map((p) => p.offsetSeconds)),
-      })
+      .hset(jobKeys.record(id), hash)
       .hset(jobKeys.audio(id), pieces)
       .zadd(jobKeys.index, now, id)
       .zremrangebyscore(jobKeys.index, '-inf', now - this.#retentionSeconds * 1000)
       .exec();
+    return parseRecord(id, hash) as JobRecord;
   }
 
   /** Undoes `create` when the job could not be queued. */
@@ -123,23 +147,20 @@ export class JobStore {
     return found;
   }
 
-  /** The job's audio, compressed; undefined once the job has ended (or the audio expired). */
-  async audio(id: string, piece = 0): Promise<Buffer | undefined> {
-    return (await this.#redis.hgetBuffer(jobKeys.audio(id), String(piece))) ?? undefined;
-  }
-
   /**
-   * Keeps a piece's transcript and drops its audio; resolves with how many pieces are done.
-   * Idempotent: a piece run twice (a stalled worker) counts once.
+   * Keeps a piece's transcript and drops its audio; resolves with how many pieces are done,
+   * or undefined when the job has ended meanwhile (nothing kept). Idempotent: a piece run
+   * twice (a stalled worker) counts once.
    */
-  async savePiece(id: string, piece: number, transcript: Transcript): Promise<number> {
-    const replies = await this.#redis
-      .multi()
-      .hset(jobKeys.pieces(id), String(piece), JSON.stringify(transcript))
-      .hdel(jobKeys.audio(id), String(piece))
-      .hlen(jobKeys.pieces(id))
-      .exec();
-    return Number(replies?.[2]?.[1] ?? 0);
+  async savePiece(id: string, piece: number, transcript: Transcript): Promise<number | undefined> {
+    const done = await this.#redis.savePiece(
+      jobKeys.record(id),
+      jobKeys.pieces(id),
+      jobKeys.audio(id),
+      String(piece),
+      JSON.stringify(transcript),
+    );
+    return done < 0 ? undefined : done;
   }
 
   async pieceTranscripts(id: string): Promise<Map<number, Transcript>> {
@@ -152,10 +173,45 @@ export class JobStore {
     return text === null ? undefined : (JSON.parse(text) as StoredResult);
   }
 
-  /** 'first' on the job's first start, 'again' after a stalled or handed-back run, 'ended' if it has ended. */
-  async start(id: string, worker: string, now: number): Promise<'first' | 'again' | 'ended'> {
-    const started = await this.#redis.startJob(jobKeys.record(id), now, worker);
-    return started === 2 ? 'first' : started === 1 ? 'again' : 'ended';
+  /**
+   * Marks the job running and reads its record and a piece's audio, in one transaction (one
+   * round trip, and no DELETE between the start and the reads). `started`: 'first' on the
+   * job's first start, 'again' after a stalled or handed-back run, 'ended' if it has ended.
+   */
+  async start(
+    id: string,
+    worker: string,
+    now: number,
+    piece: number,
+  ): Promise<{ started: 'first' | 'again' | 'ended'; record?: JobRecord; audio?: Buffer }> {
+    const replies = await (this.#redis.multi() as unknown as ScriptedTransaction)
+      .startJob(jobKeys.record(id), now, worker)
+      .hgetall(jobKeys.record(id))
+      .hgetBuffer(jobKeys.audio(id), String(piece))
+      .exec();
+    const [start, hash, audio] = (replies ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    const started = start === 2 ? 'first' : start === 1 ? 'again' : 'ended';
+    return {
+      started,
+      record: parseRecord(id, (hash ?? {}) as Record<string, string>),
+      audio: (audio as Buffer | null) ?? undefined,
+    };
+  }
+
+  /** The record and its result (if it succeeded), in one round trip: what a waiting request answers from. */
+  async ended(id: string): Promise<{ record?: JobRecord; result?: StoredResult }> {
+    const replies = await this.#redis.multi().hgetall(jobKeys.record(id)).get(jobKeys.result(id)).exec();
+    const [hash, result] = (replies ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    return {
+      record: parseRecord(id, (hash ?? {}) as Record<string, string>),
+      result: typeof result === 'string' ? (JSON.parse(result) as StoredResult) : undefined,
+    };
   }
 
   async progress(id: string, fraction: number): Promise<void> {

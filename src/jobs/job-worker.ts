@@ -12,6 +12,7 @@ import { jobKeys } from './job-keys.js';
 import type { JobMetrics } from './job-metrics.js';
 import { joinPieces } from './job-pieces.js';
 import type { JobError, JobRecord } from './job-record.js';
+import { type Timeline, timelineNow } from './job-timeline.js';
 import { ASR_QUEUE_NAME, BULLMQ_PREFIX, WEBHOOK_QUEUE_NAME } from './queue-names.js';
 import { workerConnection } from './redis-connection.js';
 import { type WebhookMessage, WebhookSender } from './webhook-delivery.js';
@@ -174,6 +175,7 @@ export class JobWorker {
     if (job.name === 'assemble') return this.#assemble(id);
     const { store } = this.backend;
     const begun = Date.now();
+    const steps: Timeline = { taken: timelineNow() };
     if (!this.runtime.guard.check().ok) {
       // Taken just as the guard tripped: stop taking more, and leave this one to other workers.
       await this.#watchResources();
@@ -184,12 +186,9 @@ export class JobWorker {
     const key = job.id ?? id;
     this.#active.set(key, { id, controller });
     try {
-      const started = await store.start(id, this.id, begun);
-      if (started === 'ended') return { status: 'ended' };
-      const record = await store.get(id);
-      const audio = await store.audio(id, piece ?? 0);
-      // A DELETE that came between the start and now: its message may have been missed.
-      if (record === undefined || record.status !== 'running') return { status: 'ended' };
+      const { started, record, audio } = await store.start(id, this.id, begun, piece ?? 0);
+      if (started === 'ended' || record === undefined) return { status: 'ended' };
+      steps.started = timelineNow();
       if (started === 'first') this.metrics.queueWait.observe(Math.max(0, begun - record.createdAt) / 1000);
       this.logger.info({ event: 'job_started', jobId: id, piece, attempt: started }, 'job started');
       if (audio === undefined) {
@@ -200,8 +199,11 @@ export class JobWorker {
       const signals = [controller.signal, ...(bullSignal ? [bullSignal] : [])];
       const transcript = await this.#transcribe(record, audio, AbortSignal.any(signals), piece === undefined);
       this.metrics.audioSeconds.inc(transcript.duration);
-      if (piece === undefined) return await this.#end(record, begun, 'succeeded', { result: { transcript } });
+      steps.transcribed = timelineNow();
+      if (piece === undefined)
+        return await this.#end(record, begun, 'succeeded', { result: { transcript } }, steps);
       const done = await store.savePiece(id, piece, transcript);
+      if (done === undefined) return { status: 'ended' };
       await store.progress(id, Math.min(0.99, done / record.pieceOffsets.length));
       this.logger.info({ event: 'job_piece_done', jobId: id, piece, done }, 'job piece done');
       return { status: 'piece' };
@@ -269,7 +271,7 @@ export class JobWorker {
             prompt: request.prompt,
             temperature: request.temperature,
             wordTimestamps: request.words,
-            vad: false,
+            vad: request.vad ?? false,
           },
           gateSignal,
           {
@@ -292,12 +294,14 @@ export class JobWorker {
     begun: number,
     status: 'succeeded' | 'failed',
     outcome: { result?: { transcript: Transcript }; error?: JobError },
+    steps?: Timeline,
   ) {
     const won = await this.backend.store.finish(record.id, status, Date.now(), outcome);
     if (!won) return { status: 'ended' };
+    if (steps) steps.finished = timelineNow();
     this.metrics.finished.inc({ status });
     this.metrics.duration.observe({ status }, (Date.now() - begun) / 1000);
-    this.logger.info({ event: 'job_finished', jobId: record.id, status }, 'job finished');
+    this.logger.info({ event: 'job_finished', jobId: record.id, status, steps }, 'job finished');
     if (record.request.webhookUrl !== undefined) {
       await this.backend.enqueueWebhook({ ...record, status, error: outcome.error });
     }
@@ -314,9 +318,9 @@ export class JobWorker {
   ) {
     const record = await this.backend.store.get(id);
     if (signal.reason === 'cancelled' || record?.status === 'cancelled') {
-      this.metrics.finished.inc({ status: 'cancelled' });
-      this.metrics.duration.observe({ status: 'cancelled' }, (Date.now() - begun) / 1000);
-      this.logger.info({ event: 'job_cancelled', jobId: id }, 'job cancelled');
+      // Counted where the cancel ended the job (JobMetrics.cancelled), not here: a split
+      // job's pieces stop on several workers, and the job is one cancellation.
+      this.logger.info({ event: 'job_cancelled', jobId: id, piece: job.data.piece }, 'job cancelled');
       return { status: 'cancelled' };
     }
     if (record === undefined || record.finishedAt !== undefined) return { status: 'ended' };

@@ -7,8 +7,11 @@ import { decodeSpooledAudio, type SpooledAudio } from '../audio/decode-stream.js
 import { clientClosedError, ErrorKinds, queueFullError, VoiceStackError } from '../core/errors.js';
 import type { JobBackend } from './job-backend.js';
 import { jobKeys } from './job-keys.js';
+import type { JobMetrics } from './job-metrics.js';
 import { encodeJobPieces } from './job-pieces.js';
 import type { JobRecord } from './job-record.js';
+import type { StoredResult } from './job-store.js';
+import { type Timeline, timelineNow } from './job-timeline.js';
 import { workerConnection } from './redis-connection.js';
 
 /** A missed "ended" message (a Redis restart) costs at most this long. */
@@ -30,6 +33,7 @@ export class QueueTranscriber implements RemoteTranscriber {
   constructor(
     private readonly backend: JobBackend,
     private readonly limits: { maxQueueSize: number; maxAudioSeconds: number; splitSeconds: number },
+    private readonly metrics: JobMetrics,
     private readonly logger: Logger,
   ) {
     this.#subscriber = workerConnection(backend.settings.redisUrl, `voice-stack-dispatch-${process.pid}`);
@@ -40,8 +44,11 @@ export class QueueTranscriber implements RemoteTranscriber {
 
   async admit(): Promise<void> {
     const backlog = await this.backend.call(async () => {
-      await this.#sampleThroughput();
-      const counts = await this.backend.transcriptions.getJobCounts('wait', 'delayed', 'prioritized');
+      // Sent together: one round trip on the connection, not two.
+      const [, counts] = await Promise.all([
+        this.#sampleThroughput(),
+        this.backend.transcriptions.getJobCounts('wait', 'delayed', 'prioritized'),
+      ]);
       return (counts.wait ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
     });
     if (backlog >= this.limits.maxQueueSize) throw queueFullError(this.#retryAfterSeconds(backlog));
@@ -52,8 +59,11 @@ export class QueueTranscriber implements RemoteTranscriber {
     options: TranscribeOptions,
     signal: AbortSignal,
   ): Promise<Transcript> {
+    const steps: Timeline = { received: timelineNow() };
     const samples = decodeSpooledAudio(audio, { signal, maxSeconds: this.limits.maxAudioSeconds });
-    const encoded = await encodeJobPieces(samples, signal, this.limits.splitSeconds);
+    // A short clip travels as its float samples: nothing to compress here or decode there.
+    const encoded = await encodeJobPieces(samples, signal, this.limits.splitSeconds, 'float');
+    steps.encoded = timelineNow();
     const id = randomUUID();
     const ended = this.#waitFor(id);
     try {
@@ -66,6 +76,7 @@ export class QueueTranscriber implements RemoteTranscriber {
             prompt: options.prompt,
             temperature: options.temperature ?? 0,
             words: options.wordTimestamps,
+            vad: options.vad,
             responseFormat: 'verbose_json',
             webhookUrl: undefined,
             metadata: undefined,
@@ -75,16 +86,20 @@ export class QueueTranscriber implements RemoteTranscriber {
           encoded,
         ),
       );
+      steps.submitted = timelineNow();
       this.logger.debug(
         { event: 'job_dispatched', jobId: id, audioSeconds: encoded.seconds },
         'request dispatched',
       );
       const final = await this.#untilEnded(record, ended.promise, signal);
+      steps.ended = timelineNow();
       this.logger.debug(
-        { event: 'dispatched_job_ended', jobId: id, status: final.status },
+        { event: 'dispatched_job_ended', jobId: id, status: final.record.status, steps },
         'dispatched job ended',
       );
-      return await this.#answer(final);
+      // Answered: nobody asks for it again (not waited for: the answer need not).
+      this.backend.store.discard(id).catch(() => {});
+      return answer(final.record, final.result);
     } finally {
       ended.dispose();
     }
@@ -99,7 +114,11 @@ export class QueueTranscriber implements RemoteTranscriber {
     return { promise, dispose: () => this.#waiters.delete(id) };
   }
 
-  async #untilEnded(record: JobRecord, ended: Promise<void>, signal: AbortSignal): Promise<JobRecord> {
+  async #untilEnded(
+    record: JobRecord,
+    ended: Promise<void>,
+    signal: AbortSignal,
+  ): Promise<{ record: JobRecord; result?: StoredResult }> {
     const aborted = new Promise<'aborted'>((resolve) => {
       if (signal.aborted) resolve('aborted');
       signal.addEventListener('abort', () => resolve('aborted'), { once: true });
@@ -112,33 +131,18 @@ export class QueueTranscriber implements RemoteTranscriber {
       const why = await Promise.race([ended.then(() => 'ended' as const), aborted, tick]);
       clearTimeout(timer);
       if (why === 'aborted') {
-        await this.backend.cancel(record).catch(() => {});
+        const cancel = await this.backend.cancel(record).catch(() => undefined);
+        if (cancel?.ended) this.metrics.cancelled(record, Date.now());
         this.logger.info(
           { event: 'dispatched_job_cancelled', jobId: record.id },
           'client left: job cancelled',
         );
         throw clientClosedError();
       }
-      const now = await this.backend.store.get(record.id).catch(() => undefined);
-      if (now?.finishedAt !== undefined) return now;
-      if (why === 'ended' && now === undefined) throw new Error('the dispatched job vanished');
-    }
-  }
-
-  async #answer(record: JobRecord): Promise<Transcript> {
-    try {
-      if (record.status === 'succeeded') {
-        const stored = await this.backend.store.result(record.id);
-        if (stored === undefined) throw new Error('the dispatched job ended without a result');
-        return stored.transcript;
-      }
-      if (record.status === 'cancelled') throw clientClosedError();
-      const kind =
-        Object.values(ErrorKinds).find((k) => k.code === record.error?.code) ?? ErrorKinds.internal;
-      throw new VoiceStackError(kind, record.error?.message ?? 'Transcription failed on a worker.');
-    } finally {
-      // Answered: nobody asks for it again.
-      await this.backend.store.discard(record.id).catch(() => {});
+      const now = await this.backend.store.ended(record.id).catch(() => undefined);
+      if (now?.record?.finishedAt !== undefined) return { record: now.record, result: now.result };
+      if (why === 'ended' && now !== undefined && now.record === undefined)
+        throw new Error('the dispatched job vanished');
     }
   }
 
@@ -165,4 +169,14 @@ export class QueueTranscriber implements RemoteTranscriber {
   async close(): Promise<void> {
     this.#subscriber.disconnect();
   }
+}
+
+function answer(record: JobRecord, result: StoredResult | undefined): Transcript {
+  if (record.status === 'succeeded') {
+    if (result === undefined) throw new Error('the dispatched job ended without a result');
+    return result.transcript;
+  }
+  if (record.status === 'cancelled') throw clientClosedError();
+  const kind = Object.values(ErrorKinds).find((k) => k.code === record.error?.code) ?? ErrorKinds.internal;
+  throw new VoiceStackError(kind, record.error?.message ?? 'Transcription failed on a worker.');
 }

@@ -41,6 +41,7 @@ export function registerJobs(
             maxAudioSeconds: runtime.settings.asr.maxAudioHours * 3600,
             splitSeconds: jobs.splitMinutes * 60,
           },
+          metrics,
           runtime.logger,
         )
       : undefined;

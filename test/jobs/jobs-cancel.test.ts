@@ -83,9 +83,11 @@ describe('cancelling jobs (one worker, one slot)', () => {
     const result = await request(`${base}${JOBS}/${longId}/result`);
     assert.equal(result.statusCode, 409);
     assert.match(await result.body.text(), /has no result \(status: cancelled\)/);
+    // A cancellation is counted once, where the DELETE ended the job; the worker only stopped it.
+    assert.equal(await metricValue(base, 'voice_stack_jobs_finished_total', { status: 'cancelled' }), 1);
     assert.equal(
       await metricValue(worker.url('asr'), 'voice_stack_jobs_finished_total', { status: 'cancelled' }),
-      1,
+      0,
     );
     assert.equal(
       await metricValue(worker.url('asr'), 'voice_stack_jobs_finished_total', { status: 'succeeded' }),

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { loopedSpeechWav, testWhisperModel } from '../support/fixtures.js';
+import { jobKeys } from '../../src/jobs/job-keys.js';
+import { JobStore } from '../../src/jobs/job-store.js';
+import { loopedSpeechWav, speechWav, testWhisperModel } from '../support/fixtures.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
-import { ended, eventually, JOBS, startWorker, submitJob, waitForJob } from './job-helpers.js';
+import { ended, eventually, JOBS, metricValue, startWorker, submitJob, waitForJob } from './job-helpers.js';
 
 interface Segment {
   id: number;
@@ -13,6 +16,8 @@ interface Segment {
   text: string;
   words?: { start: number; end: number }[];
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const srtSeconds = (t: string) => {
   const [h, m, rest] = t.split(':');
@@ -121,5 +126,132 @@ describe('long jobs split at silences (JOB_SPLIT_MINUTES) and run on several wor
       w.logs.filter((l) => l.event === 'job_finished' && l.jobId === id),
     );
     assert.equal(finishes.length, 1, 'assembled and ended once');
+  });
+
+  it('DELETE on a split job stops every running piece within 1 s, counts one cancellation, and the workers go on', async () => {
+    const base = api.url('asr');
+    const speechBlocks = (w: ServiceProcess) =>
+      metricValue(w.url('asr'), 'voice_stack_speech_gate_total', { decision: 'speech' });
+    const everyone = [api, ...workers];
+    const cancelledCount = async () =>
+      (
+        await Promise.all(
+          everyone.map((p) =>
+            metricValue(p.url('asr'), 'voice_stack_jobs_finished_total', { status: 'cancelled' }),
+          ),
+        )
+      ).reduce((a, b) => a + b, 0);
+    const fleetCancelled = () => metricValue(base, 'voice_stack_jobs', { status: 'cancelled' });
+    const [blocksBefore, countedBefore, fleetBefore] = await Promise.all([
+      Promise.all(workers.map(speechBlocks)),
+      cancelledCount(),
+      fleetCancelled(),
+    ]);
+
+    const submitted = await submitJob(base, loopedSpeechWav(300), { language: 'en' });
+    assert.equal(submitted.status, 202);
+    const id = String(submitted.body.id);
+    // Both workers have a piece in their engine (the speech gate counts a block on its way in).
+    const deadline = Date.now() + 30_000;
+    while ((await Promise.all(workers.map(speechBlocks))).some((n, i) => n <= (blocksBefore[i] ?? 0))) {
+      if (Date.now() > deadline) throw new Error('the two workers never both ran a piece');
+      await sleep(20);
+    }
+    await sleep(300);
+    const cancelledAt = Date.now();
+    const cancel = await request(`${base}${JOBS}/${id}`, { method: 'DELETE' });
+    assert.equal(cancel.statusCode, 200);
+    assert.equal(((await cancel.body.json()) as { status: string }).status, 'cancelled');
+    const peek = redis.client();
+    try {
+      // The pieces no worker held are gone from BullMQ's wait list (admission's and KEDA's backlog).
+      const waiting = await peek.lrange('bull:asr-transcriptions:wait', 0, -1);
+      assert.deepEqual(
+        waiting.filter((j) => j.startsWith(`${id}-p`)),
+        [],
+        'waiting pieces removed by the cancel',
+      );
+    } finally {
+      peek.disconnect();
+    }
+
+    const stops = (w: ServiceProcess) => w.logs.filter((l) => l.event === 'job_cancelled' && l.jobId === id);
+    await eventually(
+      () => workers.every((w) => stops(w).length > 0),
+      'each worker stopping its piece',
+      10_000,
+    );
+    for (const [i, w] of workers.entries()) {
+      const stoppedIn = Number(stops(w)[0]?.time) - cancelledAt;
+      console.log(`worker ${i}: piece ${stops(w)[0]?.piece} stopped ${stoppedIn} ms after the DELETE`);
+      assert.ok(stoppedIn < 1000, `worker ${i} stopped its engine ${stoppedIn} ms after the DELETE`);
+    }
+    assert.equal((await waitForJob(base, id, ended)).status, 'cancelled');
+
+    // The pieces still queued are taken, seen ended and dropped; the workers then run new jobs.
+    const sentence = speechWav('Testing one two three. The service transcribes this sentence.', 'asr-speech');
+    const next = await Promise.all([submitJob(base, sentence), submitJob(base, sentence)]);
+    for (const n of next) {
+      const done = await waitForJob(base, String(n.body.id), ended, 60_000);
+      assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    }
+    const client = redis.client();
+    try {
+      // BullMQ ran the flow's assemble job (it starts once every piece is through): nothing waits.
+      for (const until = Date.now() + 30_000; ; await sleep(50)) {
+        if ((await client.zscore('bull:asr-transcriptions:completed', id)) !== null) break;
+        if (Date.now() > until) throw new Error('the assemble job never ran');
+      }
+      assert.equal(await client.llen('bull:asr-transcriptions:wait'), 0);
+      const keys = ['audio', 'pieces', 'result'].map((k) => `voice-stack:asr-jobs:${id}:${k}`);
+      assert.equal(await client.exists(...keys), 0, 'no audio, piece transcripts or result left behind');
+    } finally {
+      client.disconnect();
+    }
+    await sleep(300);
+    const late = workers.flatMap((w) =>
+      w.logs.filter(
+        (l) =>
+          l.jobId === id &&
+          ((l.event === 'job_piece_done' && Number(l.time) > cancelledAt + 1000) ||
+            l.event === 'job_finished'),
+      ),
+    );
+    assert.deepEqual(late, [], 'no piece finished after the cancel, and the job was not assembled');
+    assert.equal(
+      (await cancelledCount()) - countedBefore,
+      1,
+      'voice_stack_jobs_finished_total: one cancellation',
+    );
+    assert.equal((await fleetCancelled()) - fleetBefore, 1, 'voice_stack_jobs{status="cancelled"}: one');
+  });
+
+  it('a piece that finishes after its job ended keeps nothing (no pieces hash that nothing would delete)', async () => {
+    const client = redis.client();
+    try {
+      const store = new JobStore(client, 1);
+      const id = randomUUID();
+      const piece = (offsetSeconds: number) => ({ data: Buffer.from('pcm'), offsetSeconds, seconds: 1 });
+      const request = {
+        task: 'transcribe' as const,
+        language: 'en',
+        prompt: undefined,
+        temperature: 0,
+        words: false,
+        responseFormat: 'json' as const,
+        webhookUrl: undefined,
+        metadata: undefined,
+        resultUrl: '',
+      };
+      await store.create(id, request, { pieces: [piece(0), piece(1)], seconds: 2 }, Date.now());
+      const transcript = { language: 'en', duration: 1, text: ' a', segments: [] };
+      assert.equal(await store.savePiece(id, 0, transcript), 1);
+      assert.equal(await store.finish(id, 'cancelled', Date.now()), true);
+      assert.equal(await store.savePiece(id, 1, transcript), undefined, 'the late piece is dropped');
+      assert.equal(await client.exists(jobKeys.pieces(id), jobKeys.audio(id)), 0);
+      assert.ok((await client.ttl(jobKeys.record(id))) > 0, 'the record expires with its retention');
+    } finally {
+      client.disconnect();
+    }
   });
 });

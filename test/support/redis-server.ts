@@ -30,10 +30,16 @@ export class RedisServer {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    readonly appendfsync: 'always' | 'everysec',
   ) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'voice-stack-redis-')));
+  /** `appendfsync: 'everysec'` is what deploy/kubernetes/redis.conf ships (benchmarks); tests keep every write. */
+  static async start(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisServer> {
+    const server = new RedisServer(
+      await freePort(),
+      mkdtempSync(join(tmpdir(), 'voice-stack-redis-')),
+      options.appendfsync ?? 'always',
+    );
     await server.restart();
     return server;
   }
@@ -48,7 +54,7 @@ export class RedisServer {
       throw new Error('redis-server is running');
     const args = [
       ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir],
-      ...['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+      ...['--appendonly', 'yes', '--appendfsync', this.appendfsync, '--save', ''],
       ...['--maxmemory-policy', 'noeviction', '--daemonize', 'no'],
     ];
     const child = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
