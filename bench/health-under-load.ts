@@ -47,7 +47,7 @@ function threadSamples(pid: number): Map<number, ThreadSample> {
 }
 
 /** Nice values of the threads that used CPU over one second, busiest first, and the main thread's. */
-async function busyThreadNice(pid: number): Promise<{ busy: number[]; main: number }> {
+export async function busyThreadNice(pid: number): Promise<{ busy: number[]; main: number }> {
   const before = threadSamples(pid);
   await sleep(1000);
   const after = threadSamples(pid);
@@ -74,7 +74,13 @@ async function threadsSeen(pid: number, ms: number): Promise<{ count: number; ni
   return { count: seen.size, nice: [...new Set(seen.values())].sort((a, b) => a - b) };
 }
 
-async function transcribeLoop(url: string, file: Buffer, signal: AbortSignal): Promise<number> {
+/** Back-to-back transcriptions of `file` until `signal` aborts; resolves with how many succeeded. */
+export async function transcribeLoop(
+  url: string,
+  file: Buffer,
+  signal: AbortSignal,
+  onDone: () => void = () => {},
+): Promise<number> {
   let done = 0;
   while (!signal.aborted) {
     const form = new FormData();
@@ -88,7 +94,10 @@ async function transcribeLoop(url: string, file: Buffer, signal: AbortSignal): P
         signal,
       });
       await response.body.text();
-      if (response.statusCode === 200) done += 1;
+      if (response.statusCode === 200) {
+        done += 1;
+        onDone();
+      }
     } catch {
       // Aborted at the end of the round.
     }
