@@ -74,13 +74,7 @@ async function threadsSeen(pid: number, ms: number): Promise<{ count: number; ni
   return { count: seen.size, nice: [...new Set(seen.values())].sort((a, b) => a - b) };
 }
 
-/** Back-to-back transcriptions of `file` until `signal` aborts; resolves with how many succeeded. */
-export async function transcribeLoop(
-  url: string,
-  file: Buffer,
-  signal: AbortSignal,
-  onDone: () => void = () => {},
-): Promise<number> {
+async function transcribeLoop(url: string, file: Buffer, signal: AbortSignal): Promise<number> {
   let done = 0;
   while (!signal.aborted) {
     const form = new FormData();
@@ -94,10 +88,7 @@ export async function transcribeLoop(
         signal,
       });
       await response.body.text();
-      if (response.statusCode === 200) {
-        done += 1;
-        onDone();
-      }
+      if (response.statusCode === 200) done += 1;
     } catch {
       // Aborted at the end of the round.
     }
