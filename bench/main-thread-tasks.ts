@@ -148,8 +148,11 @@ export async function runMainThreadTasks(options: Options): Promise<string> {
   const { profile, stalls: allStalls, fromUs, toUs, done } = await profileUnderLoad(model, options);
   const loadAfter = loadavg()[0] ?? 0;
   const index = new ProfileIndex(profile);
+  // The kernel brings a running thread's CPU time up to date at scheduler ticks, so a reading can
+  // lag by one and a short hold show more CPU than wall time: never more than its wall time.
   const stalls = allStalls
     .filter((stall) => stall.endUs >= fromUs && stall.endUs <= toUs)
+    .map((stall) => ({ ...stall, cpuMs: Math.min(stall.cpuMs, stall.wallMs) }))
     .sort((a, b) => b.cpuMs - a.cpuMs);
   const fixed = (n: number, digits = 1) => n.toFixed(digits);
   const longest = stalls[0];
