@@ -82,6 +82,9 @@ async function profileUnderLoad(
     NODE_OPTIONS: `--import ${fileURLToPath(new URL('cpu-profile-preload.js', import.meta.url))}`,
     VOICE_STACK_CPU_PROFILE: join(dir, 'service.cpuprofile'),
     VOICE_STACK_CPU_PROFILE_INTERVAL_US: String(options.intervalUs),
+  }).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   });
   const stop = new AbortController();
   try {
