@@ -47,7 +47,7 @@ function threadSamples(pid: number): Map<number, ThreadSample> {
 }
 
 /** Nice values of the threads that used CPU over one second, busiest first, and the main thread's. */
-async function busyThreadNice(pid: number): Promise<{ busy: number[]; main: number }> {
+export async function busyThreadNice(pid: number): Promise<{ busy: number[]; main: number }> {
   const before = threadSamples(pid);
   await sleep(1000);
   const after = threadSamples(pid);

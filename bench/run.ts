@@ -22,6 +22,11 @@ const BENCHES: { file: string; args: string[]; what: string }[] = [
     args: ['--rounds', '2'],
     what: '/health p99 at 200 req/s with every ASR slot busy, inference nice 0 vs 10',
   },
+  {
+    file: 'main-thread-tasks.js',
+    args: ['--seconds', '15'],
+    what: 'the longest holds of the ASR event loop (main-thread CPU) with every slot busy, and what ran in them',
+  },
   { file: 'tts-engines.js', args: [], what: 'TTS service overhead and TTFB vs each engine' },
   {
     file: 'wyoming-latency.js',

@@ -26,10 +26,45 @@ const MIN_SPEECH_SECONDS = 0.25;
 /** Kept either side of each region, so soft word onsets and endings are not cut. */
 const PAD_SECONDS = 0.2;
 
+/** Frames measured between two turns of the event loop: 16 s of 16 kHz audio, a few tenths of a ms. */
+const FRAMES_PER_TURN = 800;
+
 /** The speech regions of mono audio by its energy, padded and merged, in order. */
 export function energySpeechRegions(samples: Float32Array, sampleRate: number): SpeechRegion[] {
-  const frame = Math.max(1, Math.round(sampleRate * FRAME_SECONDS));
-  const levels = frameLevels(samples, frame);
+  const frame = frameLength(sampleRate);
+  const levels = new Float32Array(Math.floor(samples.length / frame));
+  measureFrames(samples, frame, levels, 0, levels.length);
+  return regionsFromLevels(levels, frame, samples.length, sampleRate);
+}
+
+/**
+ * energySpeechRegions, awaiting `turn` every few seconds of audio: a five-minute block is 4.8 M
+ * samples to square and sum, several milliseconds that the event loop would otherwise wait for.
+ */
+export async function energySpeechRegionsInTurns(
+  samples: Float32Array,
+  sampleRate: number,
+  turn: () => Promise<void>,
+): Promise<SpeechRegion[]> {
+  const frame = frameLength(sampleRate);
+  const levels = new Float32Array(Math.floor(samples.length / frame));
+  for (let from = 0; from < levels.length; from += FRAMES_PER_TURN) {
+    if (from > 0) await turn();
+    measureFrames(samples, frame, levels, from, Math.min(levels.length, from + FRAMES_PER_TURN));
+  }
+  return regionsFromLevels(levels, frame, samples.length, sampleRate);
+}
+
+function frameLength(sampleRate: number): number {
+  return Math.max(1, Math.round(sampleRate * FRAME_SECONDS));
+}
+
+function regionsFromLevels(
+  levels: Float32Array,
+  frame: number,
+  sampleCount: number,
+  sampleRate: number,
+): SpeechRegion[] {
   if (levels.length === 0) return [];
   const threshold = Math.max(
     ABSOLUTE_FLOOR_DBFS,
@@ -37,7 +72,7 @@ export function energySpeechRegions(samples: Float32Array, sampleRate: number): 
   );
   const frameSeconds = frame / sampleRate;
   const active = activeRuns(levels, threshold, Math.round(MERGE_GAP_SECONDS / frameSeconds));
-  const duration = samples.length / sampleRate;
+  const duration = sampleCount / sampleRate;
   const regions: SpeechRegion[] = [];
   for (const run of active) {
     if (run.activeFrames * frameSeconds < MIN_SPEECH_SECONDS) continue;
@@ -51,15 +86,13 @@ export function energySpeechRegions(samples: Float32Array, sampleRate: number): 
   return regions;
 }
 
-/** Mean power of each whole frame, in dBFS (a full-scale sine is -3). */
-function frameLevels(samples: Float32Array, frame: number): Float32Array {
-  const levels = new Float32Array(Math.floor(samples.length / frame));
-  for (let f = 0; f < levels.length; f++) {
+/** Mean power of whole frames `from` … `to - 1`, in dBFS (a full-scale sine is -3), into `levels`. */
+function measureFrames(samples: Float32Array, frame: number, levels: Float32Array, from: number, to: number) {
+  for (let f = from; f < to; f++) {
     let power = 0;
     for (let i = f * frame; i < (f + 1) * frame; i++) power += (samples[i] as number) ** 2;
     levels[f] = 10 * Math.log10(power / frame + 1e-12);
   }
-  return levels;
 }
 
 function percentile(values: Float32Array, fraction: number): number {

@@ -4,6 +4,7 @@
  * moment, and each block is gated for speech and handed to the engine before the next
  * is read. Only the text grows with the length; a three-hour film holds one block.
  */
+import { setImmediate as eventLoopTurn } from 'node:timers/promises';
 import type { PcmAudio } from '../audio/pcm-audio.js';
 import {
   type AsrEngine,
@@ -14,7 +15,7 @@ import {
   type TranscriptSegment,
 } from './engines/asr-engine.js';
 import { quietCut, SAMPLE_RATE } from './engines/audio-windows.js';
-import { energySpeechRegions, keepSpokenSegments } from './speech-gate.js';
+import { energySpeechRegionsInTurns, keepSpokenSegments } from './speech-gate.js';
 
 /** Five minutes (19 MB of samples): ten whisper windows, few enough cuts that context is rarely lost. */
 export const BLOCK_SECONDS = 300;
@@ -80,9 +81,13 @@ export async function transcribeInPieces(
   const assembly = new TranscriptAssembly(options);
   const transcribeBlock = async (samples: Float32Array, offsetSamples: number) => {
     const audio: PcmAudio = { sampleRate: SAMPLE_RATE, samples };
+    // Turns of the event loop between the steps that each take a while on a long block
+    // (gathering it, gating it, the engine copying it), so no request waits for all of them.
+    await eventLoopTurn();
     const speech = await speechRegions(engine, audio, signal);
     if (speech.length === 0) return counters.onSilentBlock();
     counters.onEngineCall();
+    await eventLoopTurn();
     const { language, prompt } = assembly;
     const transcript = await engine.transcribe(
       padToMinimum(audio),
@@ -130,7 +135,7 @@ async function speechRegions(
   signal: AbortSignal,
 ): Promise<readonly SpeechRegion[]> {
   const fromVad = await engine.detectSpeech?.(audio, signal);
-  return fromVad ?? energySpeechRegions(audio.samples, audio.sampleRate);
+  return fromVad ?? energySpeechRegionsInTurns(audio.samples, audio.sampleRate, () => eventLoopTurn());
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   DEFAULT_DECODE_RATE,
   DEFAULT_MAX_SECONDS,
   decodeArgs,
-  decodeAudio,
+  decodeAudioInSlices,
   decodeFailure,
   decoderFor,
   longerThanLimit,
@@ -76,10 +76,10 @@ async function* decodeEncoded(path: string, options: StreamDecodeOptions): Async
     yield* streamFromFfmpeg(path, options);
     return;
   }
-  // decoderFor has already looked at the head: the bytes go straight to the WAV parser.
+  // decoderFor has already looked at the head: the bytes go straight to the WAV parser, which
+  // hands the samples over in slices so that the event loop is never held for long.
   const data = await readWhole(path);
-  const audio = await decodeAudio({ data }, { signal: options.signal, maxSeconds: options.maxSeconds });
-  yield audio.samples;
+  yield* decodeAudioInSlices(data, { signal: options.signal, maxSeconds: options.maxSeconds });
 }
 
 /** ffmpeg's f32le output as Float32Arrays, carrying the bytes of a sample split across reads. */

@@ -6,11 +6,12 @@
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as eventLoopTurn } from 'node:timers/promises';
 import { audioDecodeError, engineFailedError, isVoiceStackError } from '../core/errors.js';
 import { FfmpegError, ffmpegAvailable, restrictedInputArgs, runFfmpeg } from './ffmpeg.js';
 import type { PcmAudio } from './pcm-audio.js';
-import { resample } from './resample.js';
-import { assertWavHeader, isWav, parseWavMono, s16leToFloat } from './wav.js';
+import { resample, resampleInSlices } from './resample.js';
+import { assertWavHeader, isWav, s16leToFloat, type WavMonoReader, wavMonoReader } from './wav.js';
 
 export type DecodeInput = { data: Uint8Array } | { path: string };
 
@@ -47,6 +48,12 @@ const IN_PROCESS_WAV_MAX_BYTES = 4 * 1024 * 1024;
  * A small WAV declaring a low rate would otherwise expand into an hour of work here.
  */
 const IN_PROCESS_MAX_OUTPUT_SAMPLES = 2_000_000;
+/**
+ * Frames converted between two turns of the event loop when a WAV is decoded in slices: 64 Ki
+ * frames of 16-bit mono take a few tenths of a millisecond, so a request arriving meanwhile
+ * waits no longer than that.
+ */
+const WAV_FRAMES_PER_SLICE = 64 * 1024;
 /** Enough for the header of any WAV a writer makes (fmt, LIST and fact chunks before data). */
 const HEAD_BYTES = 4096;
 
@@ -57,6 +64,65 @@ export async function decodeAudio(input: DecodeInput, options: DecodeOptions = {
     'data' in input ? await decodeData(input.data, context) : await decodePath(input.path, context);
   if (audio.samples.length === 0) throw audioDecodeError('the file contains no audio samples');
   return audio;
+}
+
+/**
+ * decodeAudio of a file's bytes, as the samples in order in slices, with a turn of the event
+ * loop between slices: a WAV parsed and resampled here runs on the event loop, and in one call
+ * a 30 s upload held it for several milliseconds (one at 48 kHz for tens), delaying every request
+ * that came in meanwhile (/health included). The samples are decodeAudio's, value for value.
+ */
+export async function* decodeAudioInSlices(
+  data: Uint8Array,
+  options: DecodeOptions = {},
+): AsyncGenerator<Float32Array> {
+  options.signal?.throwIfAborted();
+  const context = contextFrom(options);
+  if (data.length === 0) throw audioDecodeError('the file is empty');
+  rejectPlaylist(data);
+  if (!isWav(data) || (data.length > IN_PROCESS_WAV_MAX_BYTES && (await ffmpegAvailable()))) {
+    yield (await decodeWithFfmpeg({ data }, context)).samples;
+    return;
+  }
+  let reader: WavMonoReader;
+  try {
+    reader = inProcessWavReader(data, context.rate);
+  } catch (wavError) {
+    if (!isFfmpegsToDecode(wavError)) throw wavError;
+    const audio = await decodeWithFfmpeg({ data }, context).catch(() => {
+      throw wavError;
+    });
+    yield audio.samples;
+    return;
+  }
+  yield* wavInSlices(reader, context);
+}
+
+/**
+ * The slices of an in-process WAV. An abort is not checked between them: whoever reads them
+ * (the engine) answers it as it always has, and the few slices left cost next to nothing.
+ */
+async function* wavInSlices(reader: WavMonoReader, context: DecodeContext): AsyncGenerator<Float32Array> {
+  const turn = () => eventLoopTurn();
+  if (reader.sampleRate === context.rate) {
+    for (let from = 0; from < reader.frameCount; from += WAV_FRAMES_PER_SLICE) {
+      const slice = new Float32Array(Math.min(WAV_FRAMES_PER_SLICE, reader.frameCount - from));
+      reader.read(from, slice);
+      yield slice;
+      await turn();
+    }
+    return;
+  }
+  // The filter reads either side of each output sample: the whole input first, then the output.
+  const mono = new Float32Array(reader.frameCount);
+  for (let from = 0; from < reader.frameCount; from += WAV_FRAMES_PER_SLICE) {
+    reader.read(from, mono.subarray(from, from + WAV_FRAMES_PER_SLICE));
+    await turn();
+  }
+  for (const slice of resampleInSlices(mono, reader.sampleRate, context.rate)) {
+    yield slice;
+    await turn();
+  }
 }
 
 /** Raw signed 16-bit little-endian mono PCM, resampled to the decode rate. */
@@ -106,11 +172,19 @@ function isFfmpegsToDecode(error: unknown): boolean {
 }
 
 function decodeWavInProcess(data: Uint8Array, rate: number): PcmAudio {
-  const mono = parseWavMono(data);
-  if ((mono.samples.length * rate) / mono.sampleRate > IN_PROCESS_MAX_OUTPUT_SAMPLES) {
+  const reader = inProcessWavReader(data, rate);
+  const mono = new Float32Array(reader.frameCount);
+  reader.read(0, mono);
+  return { sampleRate: rate, samples: resample(mono, reader.sampleRate, rate) };
+}
+
+/** The WAV's reader, unless the header is bad or the result too long to make here. */
+function inProcessWavReader(data: Uint8Array, rate: number): WavMonoReader {
+  const reader = wavMonoReader(data);
+  if ((reader.frameCount * rate) / reader.sampleRate > IN_PROCESS_MAX_OUTPUT_SAMPLES) {
     throw audioDecodeError('the WAV is too long to decode in process');
   }
-  return { sampleRate: rate, samples: resample(mono.samples, mono.sampleRate, rate) };
+  return reader;
 }
 
 async function decodePath(path: string, context: DecodeContext): Promise<PcmAudio> {

@@ -62,22 +62,57 @@ export function parseWav(data: Uint8Array): WavContents {
 
 /** Decodes straight to the channel average, so a long stereo file never exists as two float copies. */
 export function parseWavMono(data: Uint8Array): PcmAudio {
+  const reader = wavMonoReader(data);
+  const samples = new Float32Array(reader.frameCount);
+  reader.read(0, samples);
+  return { sampleRate: reader.sampleRate, samples };
+}
+
+/** A WAV's frames averaged to mono, read a stretch at a time (parseWavMono reads them all). */
+export interface WavMonoReader {
+  readonly sampleRate: number;
+  readonly frameCount: number;
+  /** Fills `target` with frames `from` … `from + target.length - 1`, the values parseWavMono gives. */
+  read(from: number, target: Float32Array): void;
+}
+
+/** Checks the header (throwing as parseWavMono does) and returns a reader for the samples. */
+export function wavMonoReader(data: Uint8Array): WavMonoReader {
   const layout = readLayout(data);
   const read = sampleReader(layout);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const bytesPerSample = layout.bitsPerSample / 8;
-  const samples = new Float32Array(layout.frameCount);
+  const frameBytes = bytesPerSample * layout.channels;
   const scale = 1 / layout.channels;
-  let offset = layout.dataOffset;
-  for (let frame = 0; frame < layout.frameCount; frame++) {
-    let sum = 0;
-    for (let channel = 0; channel < layout.channels; channel++) {
-      sum += read(view, offset);
-      offset += bytesPerSample;
-    }
-    samples[frame] = sum * scale;
-  }
-  return { sampleRate: layout.sampleRate, samples };
+  // 16-bit mono, 2-byte aligned (nearly every upload): a typed view reads it several times faster.
+  const int16 =
+    LITTLE_ENDIAN &&
+    layout.encoding === 'int' &&
+    layout.bitsPerSample === 16 &&
+    layout.channels === 1 &&
+    (data.byteOffset + layout.dataOffset) % 2 === 0
+      ? new Int16Array(data.buffer, data.byteOffset + layout.dataOffset, layout.frameCount)
+      : undefined;
+  return {
+    sampleRate: layout.sampleRate,
+    frameCount: layout.frameCount,
+    read(from, target) {
+      const count = Math.min(target.length, layout.frameCount - from);
+      if (int16 !== undefined) {
+        for (let i = 0; i < count; i++) target[i] = (int16[from + i] as number) / 32768;
+        return;
+      }
+      let offset = layout.dataOffset + from * frameBytes;
+      for (let frame = 0; frame < count; frame++) {
+        let sum = 0;
+        for (let channel = 0; channel < layout.channels; channel++) {
+          sum += read(view, offset);
+          offset += bytesPerSample;
+        }
+        target[frame] = sum * scale;
+      }
+    },
+  };
 }
 
 /** 16-bit PCM mono: the most widely playable WAV. */

@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { TranscriptSegment } from '../../src/asr/engines/asr-engine.js';
-import { energySpeechRegions, keepSpokenSegments } from '../../src/asr/speech-gate.js';
+import {
+  energySpeechRegions,
+  energySpeechRegionsInTurns,
+  keepSpokenSegments,
+} from '../../src/asr/speech-gate.js';
 import { encodeWav } from '../../src/audio/wav.js';
 import { speechWav, testWhisperModel } from '../support/fixtures.js';
 import { http, postForm } from '../support/http.js';
@@ -82,6 +86,22 @@ describe('the energy speech gate', () => {
     const last = regions.at(-1) as { start: number; end: number };
     assert.ok(first.start > 1.7 && first.start < 2.2, `speech starts at ${first.start}`);
     assert.ok(last.end > 2.8 && last.end < 4.5, `speech ends at ${last.end}`);
+  });
+
+  it('finds the same regions when it gives the event loop turns on a long block', async () => {
+    // 40 s: speech, a long pause, speech again, so the regions span several turns.
+    const long = new Float32Array(40 * RATE);
+    long.set(speechIn(10, 2), 0);
+    long.set(speechIn(10, 5), 25 * RATE);
+    let turns = 0;
+    const regions = await energySpeechRegionsInTurns(long, RATE, async () => {
+      turns += 1;
+    });
+    assert.ok(turns >= 2, `${turns} turns`);
+    assert.ok(regions.length >= 2, 'both utterances found');
+    assert.deepEqual(regions, energySpeechRegions(long, RATE));
+    for (const [, samples] of QUIET_CLIPS)
+      assert.deepEqual(await energySpeechRegionsInTurns(samples, RATE, async () => {}), []);
   });
 
   it('drops segments with no speech under them, keeps those that overlap it', () => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeAudio, decodeRawPcm16 } from '../../src/audio/decode.js';
+import { decodeAudio, decodeAudioInSlices, decodeRawPcm16 } from '../../src/audio/decode.js';
 import { durationSeconds } from '../../src/audio/pcm-audio.js';
 import { floatToS16le } from '../../src/audio/wav.js';
 import { dominantFrequency, ffmpeg, sine, tempDir } from './signals.js';
@@ -28,6 +28,23 @@ const FIXTURES: Record<string, string[]> = {
   'wav-f32.wav': [...sineInput(32000), '-c:a', 'pcm_f32le'],
   'wav-f64.wav': [...sineInput(16000), '-c:a', 'pcm_f64le'],
   'wav-mulaw.wav': [...sineInput(8000), '-c:a', 'pcm_mulaw'],
+  // Long enough to come out in several slices, at the decode rate and to be resampled.
+  'long-16k.wav': [
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=16000:duration=10',
+    '-c:a',
+    'pcm_s16le',
+  ],
+  'long-48k.wav': [
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000:duration=10',
+    '-c:a',
+    'pcm_s16le',
+  ],
   'tone.mp3': [...sineInput(44100), '-c:a', 'libmp3lame', '-b:a', '128k'],
   'tone.flac': [...sineInput(44100), ...stereo, '-c:a', 'flac'],
   'tone.ogg': [...sineInput(48000), '-c:a', 'libopus', '-b:a', '64k'],
@@ -77,8 +94,10 @@ async function assertDecodeError(promise: Promise<unknown>, detail: RegExp): Pro
   });
 }
 
+const TONE_FIXTURES = Object.keys(FIXTURES).filter((n) => !n.startsWith('silent') && !n.startsWith('long'));
+
 describe('decodeAudio', () => {
-  for (const name of [...Object.keys(FIXTURES).filter((n) => !n.startsWith('silent')), 'streamed.wav']) {
+  for (const name of [...TONE_FIXTURES, 'streamed.wav']) {
     it(`decodes ${name} from memory to 16 kHz mono with the tone intact`, async () => {
       assertTone(await decodeAudio({ data: readFileSync(fixture(name)) }));
     });
@@ -142,6 +161,57 @@ describe('decodeAudio', () => {
 
   it('rejects audio longer than maxSeconds instead of buffering it', async () => {
     await assertDecodeError(decodeAudio({ path: fixture('tone.mp3') }, { maxSeconds: 0.5 }), /longer than/);
+  });
+});
+
+describe('decodeAudioInSlices', () => {
+  async function slicesOf(data: Uint8Array): Promise<Float32Array[]> {
+    const slices: Float32Array[] = [];
+    for await (const slice of decodeAudioInSlices(data)) slices.push(slice);
+    return slices;
+  }
+
+  for (const name of [...TONE_FIXTURES, 'streamed.wav', 'long-16k.wav', 'long-48k.wav']) {
+    it(`gives decodeAudio's samples for ${name}, value for value`, async () => {
+      const data = readFileSync(fixture(name));
+      const whole = await decodeAudio({ data });
+      const slices = await slicesOf(data);
+      const joined = new Float32Array(slices.reduce((n, slice) => n + slice.length, 0));
+      let at = 0;
+      for (const slice of slices) {
+        joined.set(slice, at);
+        at += slice.length;
+      }
+      assert.deepEqual(joined, whole.samples);
+    });
+  }
+
+  for (const name of ['long-16k.wav', 'long-48k.wav']) {
+    it(`lets the event loop run between the slices of ${name}`, async () => {
+      // Another task that wants the event loop meanwhile: it counts its turns.
+      let turns = 0;
+      let ticking = true;
+      const tick = () => {
+        turns += 1;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const turnsAtSlice: number[] = [];
+      try {
+        for await (const _slice of decodeAudioInSlices(readFileSync(fixture(name)))) turnsAtSlice.push(turns);
+      } finally {
+        ticking = false;
+      }
+      assert.ok(turnsAtSlice.length > 2, `${turnsAtSlice.length} slices`);
+      assert.ok((turnsAtSlice.at(-1) ?? 0) > (turnsAtSlice[0] ?? 0), 'timers ran while it decoded');
+    });
+  }
+
+  it('refuses what decodeAudio refuses, with the same errors', async () => {
+    const wav = readFileSync(fixture('wav-s24.wav'));
+    await assertDecodeError(slicesOf(new Uint8Array(0)), /empty/);
+    await assertDecodeError(slicesOf(wav.subarray(0, 30)), /truncated|incomplete/);
+    await assertDecodeError(slicesOf(Buffer.from('#EXTM3U\n')), /playlists/);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resample } from '../../src/audio/resample.js';
+import { resample, resampleInSlices } from '../../src/audio/resample.js';
 import { decibels, dominantFrequency, sine, toneAmplitude } from './signals.js';
 
 describe('resample', () => {
@@ -63,6 +63,33 @@ describe('resample', () => {
   it('rejects rates that are not positive integers', () => {
     assert.throws(() => resample(new Float32Array(4), 0, 16000), RangeError);
     assert.throws(() => resample(new Float32Array(4), 44100.5, 16000), RangeError);
+  });
+});
+
+describe('resampleInSlices', () => {
+  for (const [fromRate, toRate] of [
+    [48000, 16000],
+    [44100, 16000],
+    [8000, 16000],
+    [16000, 16000],
+  ] as const) {
+    it(`gives resample()'s samples in slices, ${fromRate} → ${toRate} Hz`, () => {
+      const input = sine(440, fromRate, 2.3, 0.5);
+      const slices = [...resampleInSlices(input, fromRate, toRate, 200_000)];
+      if (fromRate !== toRate) assert.ok(slices.length > 2, `${slices.length} slices`);
+      const joined = new Float32Array(slices.reduce((n, slice) => n + slice.length, 0));
+      let at = 0;
+      for (const slice of slices) {
+        joined.set(slice, at);
+        at += slice.length;
+      }
+      assert.deepEqual(joined, resample(input, fromRate, toRate));
+    });
+  }
+
+  it('refuses the rates resample() refuses', () => {
+    assert.throws(() => [...resampleInSlices(new Float32Array(10), 0, 16000)], RangeError);
+    assert.throws(() => [...resampleInSlices(new Float32Array(10), 768_000, 4000)], RangeError);
   });
 });
 

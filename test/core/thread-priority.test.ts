@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { getPriority } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -47,6 +48,27 @@ describe('inference thread priority', { skip: linux ? false : 'Linux only' }, ()
       assert.ok(threadNiceValues().every((t) => t.tid === process.pid || t.nice === below(3)));
     } finally {
       await worker.terminate();
+    }
+  });
+
+  it("leaves V8's profiler sampler at the event loop's priority, so a profile of a busy service stays true", async () => {
+    const session = new Session();
+    session.connect();
+    const post = (method: string, params?: object) =>
+      new Promise<void>((resolve, reject) =>
+        session.post(method, params, (error) => (error ? reject(error) : resolve())),
+      );
+    try {
+      await post('Profiler.enable');
+      await post('Profiler.start');
+      const sampler = threadNiceValues().find((t) => t.name.startsWith('v8:'));
+      assert.ok(sampler !== undefined, 'profiling starts a thread V8 names');
+      lowerWorkerThreadPriority(3);
+      assert.equal(threadNiceValues().find((t) => t.tid === sampler.tid)?.nice, sampler.nice);
+      assert.ok(threadNiceValues().some((t) => t.tid !== process.pid && t.nice === below(3)));
+    } finally {
+      await post('Profiler.stop').catch(() => {});
+      session.disconnect();
     }
   });
 
