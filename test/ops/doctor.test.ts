@@ -45,8 +45,11 @@ describe('voice-stack doctor', () => {
     }
     assert.match(result.stdout, new RegExp(`Node: +${process.versions.node.replaceAll('.', '\\.')}`));
     assert.match(result.stdout, /ffmpeg: +ffmpeg version/);
-    // npm install compiled whisper.cpp for this CPU; the line says with which flags.
-    assert.match(result.stdout, /whisper\.cpp: +smart-whisper, built here with -march=native/);
+    // The default CPU build: whisper.cpp 1.8.3 prebuilt, with the CPU kernels ggml picked here.
+    assert.match(
+      result.stdout,
+      /whisper\.cpp: +whisper\.cpp 1\.8\.3 prebuilt .*runtime CPU dispatch: [a-z0-9_]+/,
+    );
     assert.match(result.stdout, /API_KEY +\(set, hidden\)/);
     assert.doesNotMatch(`${result.stdout}${result.stderr}`, /correct-horse/);
   });

@@ -135,10 +135,6 @@ int FindCpuVariant(struct dl_phdr_info* info, size_t, void* data) {
 /** Empty when the library behaves as the 1.8.3 headers describe; otherwise why not. */
 std::string CheckAbi() {
   const char* version = api.whisper_version();
-  if (version == nullptr || std::strcmp(version, kHeaderVersion) != 0) {
-    return std::string("libwhisper.so is version ") + (version == nullptr ? "(none)" : version) +
-           ", but this addon was compiled against whisper.cpp " + kHeaderVersion + "'s headers";
-  }
   // The fields at the end of the structs are where a layout change would show first.
   whisper_full_params* full = api.whisper_full_default_params_by_ref(WHISPER_SAMPLING_GREEDY);
   const bool full_ok =
@@ -170,6 +166,13 @@ std::string OpenLibraries(const std::string& dir) {
   if (ggml == nullptr) return std::string("cannot open libggml.so: ") + dlerror();
   void* whisper = dlopen((dir + "/libwhisper.so").c_str(), RTLD_NOW | RTLD_LOCAL);
   if (whisper == nullptr) return std::string("cannot open libwhisper.so: ") + dlerror();
+  // The version first: a different release is named as such, whatever else it exports.
+  auto version = reinterpret_cast<decltype(&::whisper_version)>(dlsym(whisper, "whisper_version"));
+  const char* found = version == nullptr ? nullptr : version();
+  if (found == nullptr || std::strcmp(found, kHeaderVersion) != 0) {
+    return std::string("libwhisper.so is version ") + (found == nullptr ? "(unknown)" : found) +
+           ", but this addon was compiled against whisper.cpp " + kHeaderVersion + "'s headers";
+  }
   std::string missing;
 #define LOOKUP(handle, name)                                                     \
   api.name = reinterpret_cast<decltype(api.name)>(dlsym(handle, #name));         \
