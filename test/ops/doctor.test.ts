@@ -54,10 +54,18 @@ describe('voice-stack doctor', () => {
     assert.doesNotMatch(`${result.stdout}${result.stderr}`, /correct-horse/);
   });
 
+  test('names the bundled build when ASR_WHISPER_BUILD=bundled asks for it', () => {
+    const result = runCli(['doctor', '--json'], { env: doctorEnv({ ASR_WHISPER_BUILD: 'bundled' }) });
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    assert.match(report.whisperBuild ?? '', /^smart-whisper, built here with /);
+    assert.equal(report.settings.ASR_WHISPER_BUILD, 'bundled');
+  });
+
   test('reports cached models and a port already taken', () => {
     const result = runCli(['doctor', '--json'], { env: doctorEnv({ ASR_MODEL: 'tiny.en' }) });
     const report = JSON.parse(result.stdout) as DoctorReport;
     assert.deepEqual(report.models.cached, ['whisper/ggml-tiny.en.bin']);
+    assert.equal(report.whisperCurrentProblem, undefined);
     assert.equal(report.models.asrModelCached, true);
     assert.deepEqual(report.ports.tts, { port: busyPort, free: false });
     assert.ok(report.findings.some((f) => f.message.includes(`TTS_PORT ${busyPort} is in use`)));
