@@ -375,6 +375,27 @@ describe('the 1.8.3 addon', () => {
     new URL('../../../native/whisper-current/build/Release/whisper_current.node', import.meta.url),
   );
 
+  test("keeps whisper.cpp's and ggml's log off stderr through a load, a transcription and VAD", () => {
+    const engineModule = fileURLToPath(new URL('../../src/asr/engines/whisper-cpp.js', import.meta.url));
+    const script = `
+      const { WhisperCppEngine } = await import(${JSON.stringify(engineModule)});
+      const asr = new WhisperCppEngine({ modelPath: ${JSON.stringify(modelPath)}, modelName: 'test', device: 'cpu',
+        threads: 1, vadModelPath: ${JSON.stringify(vadPath)} });
+      await asr.load();
+      if (!asr.describe().build.startsWith('whisper.cpp 1.8.3')) throw new Error('ran ' + asr.describe().build);
+      const samples = new Float32Array(16000 * 2).map((_, i) => 0.3 * Math.sin(i / 5));
+      const signal = new AbortController().signal;
+      await asr.transcribe({ sampleRate: 16000, samples }, { task: 'transcribe', wordTimestamps: true, vad: true }, signal);
+      await asr.detectLanguage({ sampleRate: 16000, samples }, signal);
+      await asr.unload();
+      console.log('done');
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'done');
+    assert.equal(child.stderr, '', 'nothing on stderr');
+  });
+
   test('refuses a libwhisper.so of another version with a line that says so', async () => {
     const fake = await mkdtemp(join(tmpdir(), 'whisper-fake-'));
     try {
