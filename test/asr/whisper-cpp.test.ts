@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadCurrentWhisperModule } from '../../src/asr/engines/current-whisper.js';
+import { loadCurrentWhisper, loadCurrentWhisperModule } from '../../src/asr/engines/current-whisper.js';
 import { loadFugoodWhisper } from '../../src/asr/engines/fugood-whisper.js';
 import { WhisperCppEngine } from '../../src/asr/engines/whisper-cpp.js';
 import { inspectWhisperModelFile } from '../../src/asr/whisper-model-file.js';
@@ -151,6 +151,30 @@ describe('WhisperCppEngine', () => {
       await asr.unload();
     });
   }
+
+  test('gives each token the whole UTF-8 characters that end in it, so tokens join to the segment text', async () => {
+    // Every token of this vocabulary ends with half of an 'ä' and starts with the other half.
+    const splitPath = join(dir, 'ggml-split.bin');
+    await generateWhisperModel({ preset: 'test', outPath: splitPath, seed: 1, splitCharacters: true });
+    const backend = await loadCurrentWhisper(loadCurrentWhisperModule(), splitPath, 2);
+    try {
+      const result = await backend.transcribeWindow(
+        chirp(10).samples,
+        { language: 'en', translate: false, wordTimestamps: true },
+        new AbortController().signal,
+      );
+      const text = result.segments.map((s) => s.text).join('');
+      assert.ok(text.includes('ä'), `characters split over tokens: ${JSON.stringify(text.slice(0, 60))}`);
+      for (const segment of result.segments) {
+        const tokens = segment.tokens ?? [];
+        assert.equal(tokens.map((t) => t.text).join(''), segment.text);
+        // No token but the first and the last holds a broken character.
+        for (const token of tokens.slice(1, -1)) assert.doesNotMatch(token.text, /\uFFFD/);
+      }
+    } finally {
+      await backend.close();
+    }
+  });
 
   test("reports whisper.cpp's no-speech probability for each segment", async () => {
     const asr = engine();

@@ -120,6 +120,18 @@ std::string LastLine(const std::string& log) {
   return cut == std::string::npos ? trimmed : trimmed.substr(cut + 1);
 }
 
+/** Length of the longest prefix of `bytes` that does not end inside a UTF-8 character. */
+size_t CompleteUtf8Prefix(const std::string& bytes) {
+  const size_t n = bytes.size();
+  for (size_t back = 1; back <= 4 && back <= n; back++) {
+    const auto c = static_cast<unsigned char>(bytes[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back for the lead
+    const size_t length = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    return back >= length ? n : n - back;
+  }
+  return n;  // only continuation bytes: not UTF-8 we can mend, pass them on
+}
+
 int FindCpuVariant(struct dl_phdr_info* info, size_t, void* data) {
   const char* name = info->dlpi_name;
   if (name == nullptr) return 0;
@@ -488,22 +500,33 @@ class TranscribeWorker : public Napi::AsyncWorker {
     segment.Set("end", api.whisper_full_get_segment_t1_from_state(state_, i) * 0.01);
     segment.Set("text", api.whisper_full_get_segment_text_from_state(state_, i));
     segment.Set("noSpeechProb", api.whisper_full_get_segment_no_speech_prob_from_state(state_, i));
-    Napi::Array tokens = Napi::Array::New(env);
+    // Byte-level BPE can split one UTF-8 character over two tokens (ä, é, most CJK): each token
+    // gets the whole characters that end in it, so words put together from tokens read right.
+    std::vector<std::pair<whisper_token_data, std::string>> kept;
+    std::string pending;
     const int n = api.whisper_full_n_tokens_from_state(state_, i);
-    uint32_t kept = 0;
     for (int j = 0; j < n; j++) {
       const whisper_token_data data = api.whisper_full_get_token_data_from_state(state_, i, j);
       // Special and timestamp tokens sit at and above end-of-text.
       if (data.id >= model_->eot) continue;
+      pending += api.whisper_full_get_token_text_from_state(model_->ctx, state_, i, j);
+      const size_t whole = CompleteUtf8Prefix(pending);
+      kept.emplace_back(data, pending.substr(0, whole));
+      pending.erase(0, whole);
+    }
+    if (!pending.empty() && !kept.empty()) kept.back().second += pending;
+    Napi::Array tokens = Napi::Array::New(env, kept.size());
+    for (size_t k = 0; k < kept.size(); k++) {
+      const whisper_token_data& data = kept[k].first;
       Napi::Object token = Napi::Object::New(env);
       token.Set("id", data.id);
-      token.Set("text", api.whisper_full_get_token_text_from_state(model_->ctx, state_, i, j));
+      token.Set("text", kept[k].second);
       token.Set("p", data.p);
       if (token_timestamps_) {
         token.Set("start", data.t0 * 0.01);
         token.Set("end", data.t1 * 0.01);
       }
-      tokens.Set(kept++, token);
+      tokens.Set(static_cast<uint32_t>(k), token);
     }
     segment.Set("tokens", tokens);
     return segment;
