@@ -218,16 +218,27 @@ class CurrentWhisper implements WhisperBackend {
         abort();
         reject(clientClosedError());
       };
-      const abort = this.module.addon.transcribe(model, samples, native, (error, result) => {
+      const done = () => {
         this.running.delete(finished);
         settle();
         signal.removeEventListener('abort', onAbort);
-        if (error !== null || result === undefined) {
-          reject(engineFailedError('whisper-cpp', error?.message ?? 'no result', error));
-          return;
-        }
-        resolve(toWindowResult(result));
-      });
+      };
+      let abort: () => void;
+      try {
+        abort = this.module.addon.transcribe(model, samples, native, (error, result) => {
+          done();
+          if (error !== null || result === undefined) {
+            reject(engineFailedError('whisper-cpp', error?.message ?? 'no result', error));
+            return;
+          }
+          resolve(toWindowResult(result));
+        });
+      } catch (error) {
+        // Bad arguments or a freed model: nothing started natively.
+        done();
+        reject(engineFailedError('whisper-cpp', errorMessage(error), error));
+        return;
+      }
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -308,13 +319,17 @@ class CurrentVad implements VoiceActivityDetector {
       return Promise.reject(engineFailedError('whisper-cpp', 'the VAD model is not loaded'));
     if (signal.aborted) return Promise.reject(clientClosedError());
     return new Promise((resolve, reject) => {
-      this.module.addon.detectSpeech(vad, samples, (error, regions) => {
-        if (error !== null || regions === undefined) {
-          reject(engineFailedError('whisper-cpp', error?.message ?? 'no result', error));
-        } else {
-          resolve(regions);
-        }
-      });
+      try {
+        this.module.addon.detectSpeech(vad, samples, (error, regions) => {
+          if (error !== null || regions === undefined) {
+            reject(engineFailedError('whisper-cpp', error?.message ?? 'no result', error));
+          } else {
+            resolve(regions);
+          }
+        });
+      } catch (error) {
+        reject(engineFailedError('whisper-cpp', errorMessage(error), error));
+      }
     });
   }
 
