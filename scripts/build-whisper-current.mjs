@@ -49,6 +49,10 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.log('build-whisper-current: the prebuilt whisper.cpp package is for Linux x64 only; nothing to build');
   process.exit(0);
 }
+if (!existsSync(join(dir, 'binding.gyp'))) {
+  console.log('build-whisper-current: native/whisper-current is not in this checkout; nothing to build');
+  process.exit(0);
+}
 const wanted = { sources: sourceDigest(), abi: process.versions.modules, arch: process.arch };
 if (existsSync(stampPath) && existsSync(binaryPath)) {
   const stamp = JSON.parse(readFileSync(stampPath, 'utf8'));
