@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadCurrentWhisper, loadCurrentWhisperModule } from '../../src/asr/engines/current-whisper.js';
+import {
+  loadCurrentVad,
+  loadCurrentWhisper,
+  loadCurrentWhisperModule,
+} from '../../src/asr/engines/current-whisper.js';
 import { loadFugoodWhisper } from '../../src/asr/engines/fugood-whisper.js';
 import { WhisperCppEngine } from '../../src/asr/engines/whisper-cpp.js';
 import { inspectWhisperModelFile } from '../../src/asr/whisper-model-file.js';
@@ -287,6 +291,24 @@ describe('WhisperCppEngine', () => {
     assert.equal(transcript.duration, 4);
     for (const segment of transcript.segments) assert.ok(segment.end <= 4);
     await asr.unload();
+  });
+
+  test("Silero VAD runs on the 1.8.3 library and takes the caller's threshold and raw regions", async () => {
+    const vad = await loadCurrentVad(loadCurrentWhisperModule(), vadPath, 1);
+    try {
+      const signal = new AbortController().signal;
+      const samples = chirp(4).samples;
+      // Every window is over a threshold of 0, none over 1.01 (probabilities are at most 1).
+      const all = await vad.detectSpeech(samples, signal, { threshold: 0, raw: true });
+      assert.equal(all.length, 1);
+      assert.ok((all[0]?.start ?? 1) < 0.05 && (all[0]?.end ?? 0) > 3.9, JSON.stringify(all));
+      assert.deepEqual(await vad.detectSpeech(samples, signal, { threshold: 1.01 }), []);
+      for (const region of await vad.detectSpeech(samples, signal)) {
+        assert.ok(region.start >= 0 && region.start <= region.end && region.end <= 4, JSON.stringify(region));
+      }
+    } finally {
+      await vad.close();
+    }
   });
 
   test('vad without a VAD model falls back to the whole audio and says so', async () => {

@@ -627,13 +627,23 @@ Napi::Value LoadVad(const Napi::CallbackInfo& info) {
 
 class DetectSpeechWorker : public Napi::AsyncWorker {
  public:
-  DetectSpeechWorker(Napi::Function callback, Napi::Value handle, Vad* vad, Napi::Float32Array samples)
+  DetectSpeechWorker(Napi::Function callback, Napi::Value handle, Vad* vad, Napi::Float32Array samples,
+                     const Napi::Object& options)
       : Napi::AsyncWorker(callback),
         vad_(vad),
         samples_(samples.Data()),
-        n_samples_(static_cast<int>(samples.ElementLength())) {
+        n_samples_(static_cast<int>(samples.ElementLength())),
+        params_(api.whisper_vad_default_params()) {
     handle_ref_ = Napi::Persistent(handle);
     samples_ref_ = Napi::Persistent(static_cast<Napi::Value>(samples));
+    Napi::Value threshold = options.Get("threshold");
+    if (threshold.IsNumber()) params_.threshold = threshold.As<Napi::Number>().FloatValue();
+    // Regions as the model sees them: no padding, no minimum speech or silence length.
+    if (BoolOption(options, "raw")) {
+      params_.min_speech_duration_ms = 0;
+      params_.min_silence_duration_ms = 0;
+      params_.speech_pad_ms = 0;
+    }
   }
 
   void Execute() override {
@@ -642,8 +652,7 @@ class DetectSpeechWorker : public Napi::AsyncWorker {
       SetError("the VAD model was freed");
       return;
     }
-    whisper_vad_segments* segments =
-        api.whisper_vad_segments_from_samples(vad_->ctx, api.whisper_vad_default_params(), samples_, n_samples_);
+    whisper_vad_segments* segments = api.whisper_vad_segments_from_samples(vad_->ctx, params_, samples_, n_samples_);
     if (segments == nullptr) {
       SetError("voice activity detection failed: " + LastLine(log_));
       return;
@@ -676,21 +685,26 @@ class DetectSpeechWorker : public Napi::AsyncWorker {
   Napi::Reference<Napi::Value> samples_ref_;
   const float* samples_;
   int n_samples_;
+  whisper_vad_params params_;
   std::vector<std::pair<double, double>> regions_;
   std::string log_;
 };
 
-/** detectSpeech(handle, samples, callback(err, [{start, end}] in seconds)); one call at a time per handle. */
+/**
+ * detectSpeech(handle, samples, {threshold?, raw?}, callback(err, [{start, end}] in seconds));
+ * one call at a time per handle.
+ */
 Napi::Value DetectSpeech(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsFunction()) {
-    throw Napi::TypeError::New(env, "detectSpeech(handle, Float32Array, callback)");
+  if (info.Length() < 4 || !info[1].IsTypedArray() || !info[2].IsObject() || !info[3].IsFunction()) {
+    throw Napi::TypeError::New(env, "detectSpeech(handle, Float32Array, options, callback)");
   }
   Vad* vad = Unwrap<Vad>(info[0], "VAD handle");
   if (vad->ctx == nullptr) throw Napi::Error::New(env, "the VAD model was freed");
   Napi::TypedArray typed = info[1].As<Napi::TypedArray>();
   if (typed.TypedArrayType() != napi_float32_array) throw Napi::TypeError::New(env, "samples must be a Float32Array");
-  auto* worker = new DetectSpeechWorker(info[2].As<Napi::Function>(), info[0], vad, info[1].As<Napi::Float32Array>());
+  auto* worker = new DetectSpeechWorker(info[3].As<Napi::Function>(), info[0], vad, info[1].As<Napi::Float32Array>(),
+                                        info[2].As<Napi::Object>());
   worker->Queue();
   return env.Undefined();
 }

@@ -88,9 +88,19 @@ interface CurrentWhisperAddon {
   detectSpeech(
     vad: VadHandle,
     samples: Float32Array,
+    options: VadOptions,
     done: (error: Error | null, regions?: SpeechRegion[]) => void,
   ): void;
   freeVad(vad: VadHandle): Promise<void>;
+}
+
+/**
+ * How the detector judges, where the caller sets it: the speech probability over which a window is
+ * speech (Silero's default 0.5), and `raw` regions with no padding, merging or minimum length.
+ */
+export interface VadOptions {
+  readonly threshold?: number;
+  readonly raw?: boolean;
 }
 
 /** The addon with its libraries opened and checked, and how to name the build. */
@@ -286,7 +296,7 @@ export async function loadCurrentWhisper(
  * that aborts leaves at once (the native pass, short and not interruptible, finishes on its own
  * before the context can be freed or the next call starts).
  */
-class CurrentVad implements VoiceActivityDetector {
+export class CurrentVad implements VoiceActivityDetector {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -294,8 +304,12 @@ class CurrentVad implements VoiceActivityDetector {
     private vad: VadHandle | undefined,
   ) {}
 
-  detectSpeech(samples: Float32Array, signal: AbortSignal): Promise<SpeechRegion[]> {
-    const turn = this.queue.then(() => this.call(samples, signal));
+  detectSpeech(
+    samples: Float32Array,
+    signal: AbortSignal,
+    options: VadOptions = {},
+  ): Promise<SpeechRegion[]> {
+    const turn = this.queue.then(() => this.call(samples, signal, options));
     this.queue = turn.catch(() => undefined);
     return new Promise<SpeechRegion[]>((resolve, reject) => {
       const leave = () => reject(clientClosedError());
@@ -313,14 +327,18 @@ class CurrentVad implements VoiceActivityDetector {
     });
   }
 
-  private call(samples: Float32Array, signal: AbortSignal): Promise<SpeechRegion[]> {
+  private call(samples: Float32Array, signal: AbortSignal, options: VadOptions): Promise<SpeechRegion[]> {
     const vad = this.vad;
     if (vad === undefined)
       return Promise.reject(engineFailedError('whisper-cpp', 'the VAD model is not loaded'));
     if (signal.aborted) return Promise.reject(clientClosedError());
     return new Promise((resolve, reject) => {
       try {
-        this.module.addon.detectSpeech(vad, samples, (error, regions) => {
+        const native = {
+          ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
+          ...(options.raw === true ? { raw: true } : {}),
+        };
+        this.module.addon.detectSpeech(vad, samples, native, (error, regions) => {
           if (error !== null || regions === undefined) {
             reject(engineFailedError('whisper-cpp', error?.message ?? 'no result', error));
           } else {
@@ -347,7 +365,7 @@ export async function loadCurrentVad(
   module: CurrentWhisperModule,
   vadModelPath: string,
   threads: number,
-): Promise<VoiceActivityDetector> {
+): Promise<CurrentVad> {
   const vad = await module.addon.loadVad(vadModelPath, threads > 0 ? threads : 2);
   return new CurrentVad(module, vad);
 }
