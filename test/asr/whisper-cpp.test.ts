@@ -125,6 +125,8 @@ describe('WhisperCppEngine', () => {
       maps.match(/libggml-cpu-[a-z0-9_]+\.so/g)?.every((m) => m.includes(variant)),
       true,
     );
+    // An abort reaches ggml's CPU backend, which checks it between graph nodes.
+    assert.equal(module.info.abortInsideGraphs, true);
     // Not the baseline build: on x86-64 anything from haswell up has AVX2.
     if (process.arch === 'x64') assert.match(module.info.systemInfo, /AVX2 = 1/);
   });

@@ -77,7 +77,10 @@ namespace {
   X(ggml_backend_dev_count)           \
   X(ggml_backend_dev_get)             \
   X(ggml_backend_dev_name)            \
-  X(ggml_backend_dev_description)
+  X(ggml_backend_dev_description)     \
+  X(ggml_backend_dev_type)            \
+  X(ggml_backend_dev_backend_reg)     \
+  X(ggml_backend_reg_get_proc_address)
 
 struct Api {
 #define DECLARE(name) decltype(&::name) name = nullptr;
@@ -94,6 +97,7 @@ std::string init_error;
 std::string cpu_variant;
 std::string cpu_description;
 std::string system_info;
+bool abort_inside_graphs = false;
 
 constexpr const char* kHeaderVersion = "1.8.3";
 
@@ -142,6 +146,54 @@ int FindCpuVariant(struct dl_phdr_info* info, size_t, void* data) {
   if (dot != std::string::npos) variant.resize(dot);
   *static_cast<std::string*>(data) = variant;
   return 1;
+}
+
+// whisper.cpp 1.8.3 checks its abort_callback only between graph computations: after a whole
+// encoder pass (1.5 s for `base` on 2 threads) or a decoder step. ggml's CPU backend can check a
+// callback between graph nodes, but whisper.cpp keeps the backends of a whisper_state to itself.
+// So the CPU device's backend constructor is wrapped: a backend made on a thread that is running
+// one of our calls gets that call's abort flag, and stops within a node of it being set.
+thread_local std::atomic<bool>* constructing_for = nullptr;
+ggml_backend_t (*original_init_backend)(ggml_backend_dev_t, const char*) = nullptr;
+void (*set_cpu_abort_callback)(ggml_backend_t, ggml_abort_callback, void*) = nullptr;
+
+bool AbortFlagSet(void* data) { return static_cast<std::atomic<bool>*>(data)->load(); }
+
+ggml_backend_t InitBackendWithAbort(ggml_backend_dev_t dev, const char* params) {
+  ggml_backend_t backend = original_init_backend(dev, params);
+  if (backend != nullptr && constructing_for != nullptr) set_cpu_abort_callback(backend, AbortFlagSet, constructing_for);
+  return backend;
+}
+
+// The start of ggml 1.8.3's struct ggml_backend_device (ggml/src/ggml-backend-impl.h, not a public
+// header): its interface's first six function pointers. Used only after the checks below confirm it.
+struct DeviceInterfaceStart {
+  const char* (*get_name)(ggml_backend_dev_t);
+  const char* (*get_description)(ggml_backend_dev_t);
+  void (*get_memory)(ggml_backend_dev_t, size_t*, size_t*);
+  enum ggml_backend_dev_type (*get_type)(ggml_backend_dev_t);
+  void (*get_props)(ggml_backend_dev_t, struct ggml_backend_dev_props*);
+  ggml_backend_t (*init_backend)(ggml_backend_dev_t, const char*);
+};
+
+/** Wraps the CPU device's backend constructor when its layout is the one above; false otherwise. */
+bool HookCpuAbort(ggml_backend_dev_t cpu) {
+  auto* start = reinterpret_cast<DeviceInterfaceStart*>(cpu);
+  ggml_backend_reg_t reg = api.ggml_backend_dev_backend_reg(cpu);
+  if (reg == nullptr) return false;
+  set_cpu_abort_callback = reinterpret_cast<decltype(set_cpu_abort_callback)>(
+      api.ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_abort_callback"));
+  // The public accessors call through the same pointers: they must agree on every one we can see.
+  const bool layout_ok = set_cpu_abort_callback != nullptr && start->get_name != nullptr &&
+                         start->get_description != nullptr && start->get_type != nullptr &&
+                         start->init_backend != nullptr && start->get_name(cpu) == api.ggml_backend_dev_name(cpu) &&
+                         start->get_description(cpu) == api.ggml_backend_dev_description(cpu) &&
+                         start->get_type(cpu) == api.ggml_backend_dev_type(cpu) &&
+                         start->get_type(cpu) == GGML_BACKEND_DEVICE_TYPE_CPU;
+  if (!layout_ok) return false;
+  original_init_backend = start->init_backend;
+  start->init_backend = InitBackendWithAbort;
+  return true;
 }
 
 /** Empty when the library behaves as the 1.8.3 headers describe; otherwise why not. */
@@ -210,6 +262,7 @@ std::string OpenLibraries(const std::string& dir) {
     if (name != nullptr && std::strcmp(name, "CPU") == 0) {
       const char* description = api.ggml_backend_dev_description(device);
       cpu_description = description == nullptr ? "" : description;
+      abort_inside_graphs = HookCpuAbort(device);
     }
   }
   dl_iterate_phdr(FindCpuVariant, &cpu_variant);
@@ -241,6 +294,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   result.Set("cpuVariant", cpu_variant);
   result.Set("cpuDescription", cpu_description);
   result.Set("systemInfo", system_info);
+  result.Set("abortInsideGraphs", abort_inside_graphs);
   return result;
 }
 
@@ -404,7 +458,10 @@ class TranscribeWorker : public Napi::AsyncWorker {
       SetError("aborted");
       return;
     }
+    // The state's CPU backend is made here, on this thread: it takes this call's abort flag.
+    constructing_for = aborted.get();
     state_ = api.whisper_init_state(ctx);
+    constructing_for = nullptr;
     if (state_ == nullptr) {
       SetError("whisper_init_state failed: " + LastLine(log_));
       return;

@@ -38,6 +38,11 @@ interface NativeInfo {
   readonly cpuDescription: string;
   /** whisper_print_system_info(): the CPU features the picked backend uses. */
   readonly systemInfo: string;
+  /**
+   * Whether an abort stops ggml between graph nodes (our hook on the CPU device took), rather than
+   * only between whisper.cpp's graph computations (after a whole encoder pass).
+   */
+  readonly abortInsideGraphs: boolean;
 }
 
 interface NativeToken {
