@@ -1,19 +1,25 @@
 /**
  * The ASR service's overhead: time per request through HTTP (multipart upload,
- * admission, decoding, resampling, formatting) against the whisper.cpp binding the
- * service uses on the CPU (smart-whisper, compiled here) called directly on the
- * already-decoded samples with the same parameters, in the same run, on a generated
- * model with the real `base` dimensions (same compute as the real model). Also the
- * real-time factor, and the prebuilt @fugood binary (no AVX) for comparison with --prebuilt.
+ * admission, decoding, resampling, formatting) against the whisper.cpp backend the
+ * service runs on the CPU (by default whisper.cpp 1.8.3 prebuilt, current-whisper.ts;
+ * --build bundled for smart-whisper's) called directly on the already-decoded samples
+ * with the same parameters, in the same run, on a generated model with the real `base`
+ * dimensions (same compute as the real model). The service is checked to run the same
+ * build (/health/detailed's model.build). Also the real-time factor, and the prebuilt
+ * @fugood binary (no AVX) for comparison with --prebuilt.
  *
- *   npm run build && node dist/bench/asr-service.js [--rounds 3] [--preset base] [--sizes 10,60] [--prebuilt]
+ *   npm run build && node dist/bench/asr-service.js [--rounds 3] [--preset base] [--sizes 10,60]
+ *     [--build current|bundled] [--prebuilt]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FormData, request } from 'undici';
+import { loadCurrentWhisper, loadCurrentWhisperModule } from '../src/asr/engines/current-whisper.js';
 import { loadFugoodWhisper } from '../src/asr/engines/fugood-whisper.js';
-import { loadSmartWhisperModule, type SmartWhisperModule } from '../src/asr/engines/smart-whisper.js';
+import { loadSmartWhisper, loadSmartWhisperModule } from '../src/asr/engines/smart-whisper.js';
+import type { WhisperBackend } from '../src/asr/engines/whisper-backend.js';
+import { inspectWhisperModelFile } from '../src/asr/whisper-model-file.js';
 import { decodeAudio } from '../src/audio/decode.js';
 import { FIXTURE_DIR, loopedSpeechWav } from '../test/support/fixtures.js';
 import { ServiceProcess } from '../test/support/service-process.js';
@@ -39,31 +45,23 @@ async function viaService(baseUrl: string, file: Buffer): Promise<number> {
   return performance.now() - started;
 }
 
-/** The binding alone: the parameters smart-whisper.ts passes, the whole input in one call. */
-async function viaBinding(
-  module: SmartWhisperModule,
-  handle: unknown,
-  samples: Float32Array,
-): Promise<number> {
-  const params = {
-    strategy: 0,
-    best_of: 5,
-    language: 'en',
-    translate: false,
-    format: 'detail',
-    no_context: false,
-    n_threads: THREADS,
-  };
+type Build = 'current' | 'bundled';
+
+/** The backend the service's engine drives, loaded here on its own. */
+async function openBackend(build: Build, modelPath: string): Promise<WhisperBackend> {
+  if (build === 'current') return loadCurrentWhisper(loadCurrentWhisperModule(), modelPath, THREADS);
+  const { vocabularySize } = await inspectWhisperModelFile(modelPath);
+  return loadSmartWhisper(loadSmartWhisperModule(), modelPath, THREADS, vocabularySize);
+}
+
+/** The backend alone: the parameters the engine passes, the whole input in one call. */
+async function viaBackend(backend: WhisperBackend, samples: Float32Array): Promise<number> {
   const started = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    module.binding.transcribe(
-      handle,
-      samples,
-      params,
-      (results) => (results instanceof Error ? reject(results) : resolve()),
-      () => {},
-    );
-  });
+  await backend.transcribeWindow(
+    samples,
+    { language: 'en', translate: false, wordTimestamps: false },
+    new AbortController().signal,
+  );
   return performance.now() - started;
 }
 
@@ -93,17 +91,20 @@ export async function runAsrBench(options: {
   preset: WhisperPreset;
   sizes: number[];
   prebuilt: boolean;
+  build?: Build;
 }): Promise<string> {
+  const build = options.build ?? 'current';
   const modelPath = await modelFor(options.preset);
-  const module = loadSmartWhisperModule();
-  const model = await module.WhisperModel.load(modelPath, false);
+  const backend = await openBackend(build, modelPath);
   const server = await ServiceProcess.start(['serve', 'asr'], {
     ASR_MODEL: modelPath,
     ASR_CPU_THREADS: String(THREADS),
+    ASR_WHISPER_BUILD: build,
     MAX_CONCURRENT_REQUESTS: '1',
   });
   const lines = [
-    `ASR service vs the whisper.cpp binding called directly (generated '${options.preset}' model, ${THREADS} threads, median of ${options.rounds})`,
+    `ASR service vs the whisper.cpp backend it runs, called directly (generated '${options.preset}' model, ${THREADS} threads, median of ${options.rounds})`,
+    `engine: ${backend.build}`,
     `audio   direct      service     overhead   RTF(service)${options.prebuilt ? '   prebuilt binary   service speed-up' : ''}`,
   ];
   try {
@@ -112,17 +113,23 @@ export async function runAsrBench(options: {
       const file = readFileSync(path);
       const { samples } = await decodeAudio({ path });
       await viaService(server.url('asr'), file); // warm-up: loads the service's model
-      await viaBinding(module, model.handle, samples);
+      const health = (await (await request(`${server.url('asr')}/health/detailed`)).body.json()) as {
+        model?: { build?: string };
+      };
+      if (health.model?.build !== backend.build) {
+        throw new Error(`the service runs '${health.model?.build}', not '${backend.build}'`);
+      }
+      await viaBackend(backend, samples);
       const direct: number[] = [];
       const service: number[] = [];
       for (let round = 0; round < options.rounds; round++) {
         // Alternate the order so drift on a shared machine hits both sides alike.
         if (round % 2 === 0) {
-          direct.push(await viaBinding(module, model.handle, samples));
+          direct.push(await viaBackend(backend, samples));
           service.push(await viaService(server.url('asr'), file));
         } else {
           service.push(await viaService(server.url('asr'), file));
-          direct.push(await viaBinding(module, model.handle, samples));
+          direct.push(await viaBackend(backend, samples));
         }
       }
       if (process.env.BENCH_VERBOSE)
@@ -138,7 +145,7 @@ export async function runAsrBench(options: {
     }
   } finally {
     await server.stop();
-    await model.free();
+    await backend.close();
   }
   return lines.join('\n');
 }
@@ -150,6 +157,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       preset: { type: 'string', default: 'base' },
       sizes: { type: 'string', default: '10,60' },
       prebuilt: { type: 'boolean', default: false },
+      build: { type: 'string', default: 'current' },
     },
   });
   console.log(
@@ -158,6 +166,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       preset: values.preset as WhisperPreset,
       sizes: (values.sizes ?? '10,60').split(',').map(Number),
       prebuilt: values.prebuilt ?? false,
+      build: values.build === 'bundled' ? 'bundled' : 'current',
     }),
   );
 }

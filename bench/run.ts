@@ -6,7 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BENCHES: { file: string; args: string[]; what: string }[] = [
-  { file: 'asr-service.js', args: ['--rounds', '3'], what: 'ASR service overhead vs the binding' },
+  {
+    file: 'asr-service.js',
+    args: ['--rounds', '3'],
+    what: 'ASR service overhead vs the whisper.cpp backend it runs',
+  },
   {
     file: 'whisper-engines.js',
     args: ['--rounds', '2'],

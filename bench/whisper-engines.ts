@@ -1,7 +1,8 @@
 /**
- * Which whisper.cpp is fastest for real speech (issue 15): the build the service runs
- * (smart-whisper's bundled sources, compiled here with -march=native) against a current
- * release from a registry package, on the same generated model with real `base` dimensions,
+ * Which whisper.cpp is fastest for real speech (issue 15): the older build smart-whisper bundles
+ * (compiled here with -march=native; ASR_WHISPER_BUILD=bundled) against the current release the
+ * service runs by default (whisper.cpp 1.8.3 prebuilt with runtime CPU dispatch, from
+ * @spader/node-whisper-cpp-x64-linux-cpu-gnu), on the same generated model with real `base` dimensions,
  * the same 11 s of 16 kHz espeak-ng speech, the same thread count, flash attention on and off.
  *
  * Each build is timed through whisper.cpp's own C API by bench/whisper-probe.c (compiled here
@@ -18,8 +19,8 @@
  *
  * --candidate names the folder holding the candidate's libwhisper.so and its ggml CPU backends,
  * e.g. node_modules/@spader/node-whisper-cpp-x64-linux-cpu-gnu/bins (whisper.cpp 1.8.3 prebuilt,
- * runtime CPU dispatch); by default it is looked up beside this checkout's node_modules and the
- * line says so when it is absent.
+ * runtime CPU dispatch); by default it is the installed package the service runs, and the line
+ * says so when it is absent.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -28,12 +29,13 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PREBUILT_WHISPER_PACKAGE, prebuiltWhisperDir } from '../src/asr/engines/current-whisper.js';
 import { FIXTURE_DIR, loopedSpeechWav } from '../test/support/fixtures.js';
 import { generateWhisperModel } from '../tools/gen-whisper-model.js';
 
 const SECONDS = 11;
 const RANDOM_MODEL_RATE = 182 / 11;
-const CANDIDATE_PACKAGE = '@spader/node-whisper-cpp-x64-linux-cpu-gnu';
+const CANDIDATE_PACKAGE = PREBUILT_WHISPER_PACKAGE;
 
 interface Build {
   readonly name: string;
@@ -70,12 +72,8 @@ function bundledLib(): string | undefined {
 
 function candidateDir(given: string | undefined): string | undefined {
   if (given !== undefined) return existsSync(join(given, 'libwhisper.so')) ? given : undefined;
-  try {
-    const dir = join(dirname(require.resolve(`${CANDIDATE_PACKAGE}/package.json`)), 'bins');
-    return existsSync(join(dir, 'libwhisper.so')) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
+  // The installed package the service's default CPU build runs (it exports only its entry point).
+  return prebuiltWhisperDir();
 }
 
 function buildProbe(): string {
@@ -163,13 +161,13 @@ export async function runWhisperEngines(options: {
   }
   const pcm = speechF32();
   const builds: Build[] = [
-    { name: 'bundled (service today)', lib: bundled, flash: false },
+    { name: 'bundled (before)', lib: bundled, flash: false },
     { name: 'bundled, flash attention', lib: bundled, flash: true },
   ];
   if (candidate !== undefined) {
     const lib = join(candidate, 'libwhisper.so');
-    builds.push({ name: 'candidate, flash attention', lib, backends: candidate, flash: true });
-    builds.push({ name: 'candidate, no flash', lib, backends: candidate, flash: false });
+    builds.push({ name: '1.8.3, flash (service now)', lib, backends: candidate, flash: true });
+    builds.push({ name: '1.8.3, no flash', lib, backends: candidate, flash: false });
   }
   const results = new Map<string, ProbeResult[]>(builds.map((b) => [b.name, []]));
   const loadBefore = loadavg()[0] ?? 0;
@@ -196,7 +194,7 @@ export async function runWhisperEngines(options: {
   ) => {
     lines.push(
       `${clock}:`,
-      `build                         version  encode s (range)      ms/token (range)    @${options.rate} tok/s   @${RANDOM_MODEL_RATE.toFixed(1)} tok/s  peak RSS   vs today @${options.rate}`,
+      `build                         version  encode s (range)      ms/token (range)    @${options.rate} tok/s   @${RANDOM_MODEL_RATE.toFixed(1)} tok/s  peak RSS   vs before @${options.rate}`,
     );
     let today: number | undefined;
     for (const build of builds) {

@@ -2,8 +2,9 @@
 # Installs what Voice Stack needs on a Debian/Ubuntu machine, then its npm packages.
 #   espeak-ng  the zero-download TTS engine (and phonemiser for the neural voices)
 #   ffmpeg     decodes uploads (mp3, flac, ogg, m4a, webm, video) and encodes mp3/opus/aac/flac
-#   g++, make, python3  compile whisper.cpp for this CPU during `npm install` (about a minute;
-#              the prebuilt binary has no AVX and runs many times slower)
+#   g++, make, python3  compile, during `npm install`, our small addon over the prebuilt
+#              whisper.cpp 1.8.3 (seconds) and the older bundled whisper.cpp for this CPU (about a
+#              minute; the fallback); without them ASR runs @fugood's prebuilt, which has no AVX
 # With --test it also installs what the test suite uses: chromium (renders the load
 # tester's HTML report and the live pages), systemd (systemd-analyze verifies the generated
 # units), redis-server (the job queue's tests) and haproxy (the replica tests).
@@ -28,7 +29,8 @@ fi
 # npm ci would refuse this lock file: @fugood/whisper.node lists per-platform optional
 # packages that the registry does not have for its version, so they cannot be locked.
 # npm install still follows the lock for everything that is in it. Its postinstall patches
-# smart-whisper and compiles whisper.cpp for this CPU (scripts/build-whisper-native.mjs).
+# smart-whisper and compiles whisper.cpp for this CPU (scripts/build-whisper-native.mjs), then
+# builds native/whisper-current over the prebuilt 1.8.3 (scripts/build-whisper-current.mjs).
 # onnxruntime-node would download its CUDA provider from NuGet at install time; the CPU
 # binaries ship inside the package, and machines here reach only the npm registry. Its
 # installer reads this variable (an .npmrc key for it made npm warn on every command).

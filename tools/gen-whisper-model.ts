@@ -99,6 +99,12 @@ export interface GenerateWhisperModelOptions {
   readonly outPath: string;
   readonly seed?: number;
   readonly weightType?: WeightType;
+  /**
+   * Every syllable token ends with the first byte of 'ä' (0xC3) and starts with its second (0xA4),
+   * as byte-level BPE splits one character over two tokens: consecutive tokens decode to 'ä'
+   * only when joined as bytes.
+   */
+  readonly splitCharacters?: boolean;
 }
 
 export interface GeneratedModel {
@@ -471,7 +477,9 @@ export async function generateWhisperModel(options: GenerateWhisperModelOptions)
 
     await out.int32s(N_TEXT_TOKENS);
     for (let id = 0; id < N_TEXT_TOKENS; id++) {
-      const text = Buffer.from(tokenText(id), 'utf8');
+      const word = Buffer.from(tokenText(id), 'utf8');
+      const split = options.splitCharacters === true && /^ ?[a-z]+$/.test(tokenText(id));
+      const text = split ? Buffer.concat([Buffer.from([0xa4]), word, Buffer.from([0xc3])]) : word;
       await out.int32s(text.length);
       await out.push(text);
     }

@@ -30,6 +30,8 @@ export interface AsrSettings extends ServiceSettings {
   readonly cpuThreads: number;
   /** Nice levels the inference threads run below the event loop's thread; 0 = leave them. */
   readonly inferenceNice: number;
+  /** Which whisper.cpp runs on the CPU: the 1.8.3 prebuilt (falls back to bundled when missing) or the bundled one. */
+  readonly whisperBuild: 'current' | 'bundled';
   /** A Silero VAD model in ggml form for `vad_filter`; unset = no VAD. */
   readonly vadModel: string | undefined;
   /** Longest decoded audio one request may carry (a small compressed file can expand to hours). */
@@ -233,6 +235,7 @@ export function parseSettings(env: Env): Settings {
       computeType: reader.read('ASR_COMPUTE_TYPE', z.string(), 'default'),
       cpuThreads: reader.read('ASR_CPU_THREADS', wholeNumber(0, 1024), 0),
       inferenceNice: reader.read('ASR_INFERENCE_NICE', wholeNumber(0, 19), 10),
+      whisperBuild: reader.read('ASR_WHISPER_BUILD', oneOf(['current', 'bundled']), 'current'),
       vadModel: optionalPath(reader.raw('ASR_VAD_MODEL')),
       maxAudioHours: reader.read('MAX_AUDIO_HOURS', decimal(0.001, 48), 6),
       uploadDiskReserveMb: reader.read('UPLOAD_DISK_RESERVE_MB', decimal(0, 100_000_000), 2048),

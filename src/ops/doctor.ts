@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, availableParallelism, cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
+import { describeCurrentWhisper } from '../asr/engines/current-whisper.js';
 import { describeNativeBuild } from '../asr/engines/smart-whisper.js';
 import { resolveWhisperModel } from '../asr/model-catalog.js';
 import { ModelCache } from '../core/models/model-cache.js';
@@ -29,8 +30,10 @@ export interface DoctorReport {
   readonly resources: ResourceReading;
   readonly cgroup: { version: 'v1' | 'v2' | 'none'; memoryMax: string; swapMax: string; cpuMax: string };
   readonly tools: Record<'ffmpeg' | 'espeak-ng', string | undefined>;
-  /** The whisper.cpp build for this CPU (from `npm install`); undefined when it is missing. */
+  /** The whisper.cpp build ASR runs on the CPU (ASR_WHISPER_BUILD, from `npm install`); undefined when none is. */
   readonly whisperBuild: string | undefined;
+  /** Why ASR_WHISPER_BUILD=current can't be used (the bundled build runs instead); undefined when it can or wasn't asked for. */
+  readonly whisperCurrentProblem: string | undefined;
   readonly models: { cacheDir: string; cached: readonly string[]; asrModel: string; asrModelCached: boolean };
   readonly ports: Record<ServiceName, { port: number; free: boolean }>;
   readonly settings: Record<string, string>;
@@ -55,12 +58,23 @@ export async function diagnose(settings: Settings, settingsProblems: readonly st
     resources: new ResourceMonitor().read(),
     cgroup: readCgroup(),
     tools: { ffmpeg, 'espeak-ng': espeak },
-    whisperBuild: describeNativeBuild(),
+    ...cpuWhisperBuild(settings),
     models,
     ports,
     settings: effectiveSettings(settings),
   };
   return { ...partial, findings: findingsFor(partial, settings, settingsProblems) } satisfies DoctorReport;
+}
+
+/** Which whisper.cpp the ASR service would run on the CPU, as whisper-cpp.ts chooses it. */
+function cpuWhisperBuild(settings: Settings): Pick<DoctorReport, 'whisperBuild' | 'whisperCurrentProblem'> {
+  if (settings.asr.whisperBuild === 'bundled') {
+    return { whisperBuild: describeNativeBuild(), whisperCurrentProblem: undefined };
+  }
+  const current = describeCurrentWhisper();
+  return 'build' in current
+    ? { whisperBuild: current.build, whisperCurrentProblem: undefined }
+    : { whisperBuild: describeNativeBuild(), whisperCurrentProblem: current.problem };
 }
 
 function atLeast(version: string): boolean {
@@ -199,6 +213,7 @@ export function effectiveSettings(settings: Settings): Record<string, string> {
     ASR_DEVICE: settings.asr.device,
     ASR_COMPUTE_TYPE: settings.asr.computeType,
     ASR_CPU_THREADS: String(settings.asr.cpuThreads),
+    ASR_WHISPER_BUILD: settings.asr.whisperBuild,
     ASR_VAD_MODEL: settings.asr.vadModel ?? '(not set: vad_filter transcribes all audio)',
     TTS_ENGINE: settings.tts.engine,
     TTS_MODEL: settings.tts.model ?? '(engine default)',
@@ -287,6 +302,12 @@ function findingsFor(facts: Facts, settings: Settings, settingsProblems: readonl
   if (facts.tools.ffmpeg === undefined) error('ffmpeg not found: install it (apt-get install ffmpeg).');
   if (facts.tools['espeak-ng'] === undefined && settings.tts.engine === 'espeak-ng') {
     error('espeak-ng not found: install it (apt-get install espeak-ng) or choose another TTS_ENGINE.');
+  }
+  if (facts.whisperCurrentProblem !== undefined) {
+    warn(
+      `whisper.cpp 1.8.3 (prebuilt, ASR_WHISPER_BUILD=current) cannot be used: ${facts.whisperCurrentProblem}. ` +
+        'ASR runs the older bundled build instead.',
+    );
   }
   if (facts.whisperBuild === undefined) {
     warn(

@@ -103,9 +103,23 @@ describe('ASR API on whisper.cpp with a generated model (real server, real bindi
       // Real figures from whisper.cpp, not placeholders.
       assert.ok(segment.tokens.length > 0 && segment.tokens.every(Number.isInteger), 'token ids');
       assert.ok(segment.avg_logprob < 0, `avg_logprob ${segment.avg_logprob}`);
+      assert.ok(
+        segment.no_speech_prob >= 0 && segment.no_speech_prob <= 1,
+        `no_speech_prob ${segment.no_speech_prob}`,
+      );
     }
     assert.ok(body.segments.length > 0);
+    // whisper.cpp's own no-speech probability, not the 0 a build without it reports.
+    assert.ok(
+      body.segments.some((s) => s.no_speech_prob > 0),
+      `no_speech_prob ${body.segments.map((s) => s.no_speech_prob).join(', ')}`,
+    );
     assert.equal(body.words, undefined);
+    // The default CPU build ran it, and /health/detailed says which.
+    assert.match(
+      (await detailedHealth(base)).model.build ?? '',
+      /^whisper\.cpp 1\.8\.3 prebuilt .*runtime CPU dispatch/,
+    );
   });
 
   it('gives word timestamps with verbose_json when asked', async () => {

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  loadCurrentVad,
+  loadCurrentWhisper,
+  loadCurrentWhisperModule,
+} from '../../src/asr/engines/current-whisper.js';
 import { loadFugoodWhisper } from '../../src/asr/engines/fugood-whisper.js';
 import { WhisperCppEngine } from '../../src/asr/engines/whisper-cpp.js';
 import { inspectWhisperModelFile } from '../../src/asr/whisper-model-file.js';
@@ -105,22 +113,86 @@ describe('WhisperCppEngine', () => {
     await asr.unload();
   });
 
-  test('runs on whisper.cpp compiled for this CPU, and reports token ids and log-probabilities', async () => {
-    const asr = new WhisperCppEngine({ modelPath, modelName: 'test', device: 'cpu', threads: 2 });
-    await asr.load();
-    // Not the prebuilt binary: that one has no AVX and is many times slower.
-    assert.match(asr.describe().build ?? '', /^smart-whisper, built here with /);
-    const transcript = await asr.transcribe(chirp(3), transcribeDefaults, new AbortController().signal);
-    const segment = transcript.segments[0];
-    assert.ok(segment !== undefined);
-    assert.ok(segment.tokens.length > 0, 'token ids');
-    assert.ok(
-      segment.tokens.every((id) => Number.isInteger(id) && id >= 0 && id < 50257),
-      'text tokens only',
+  test('runs whisper.cpp 1.8.3 prebuilt, with the CPU kernels ggml picked for this CPU at run time', () => {
+    const module = loadCurrentWhisperModule();
+    assert.equal(module.info.version, '1.8.3');
+    // One of the package's libggml-cpu-<microarchitecture>.so files is loaded into this process.
+    const variant = module.info.cpuVariant;
+    assert.match(variant, /^[a-z0-9_]+$/);
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    assert.ok(maps.includes(`libggml-cpu-${variant}.so`), `libggml-cpu-${variant}.so is mapped`);
+    assert.equal(
+      maps.match(/libggml-cpu-[a-z0-9_]+\.so/g)?.every((m) => m.includes(variant)),
+      true,
     );
+    // An abort reaches ggml's CPU backend, which checks it between graph nodes.
+    assert.equal(module.info.abortInsideGraphs, true);
+    // Not the baseline build: on x86-64 anything from haswell up has AVX2.
+    if (process.arch === 'x64') assert.match(module.info.systemInfo, /AVX2 = 1/);
+  });
+
+  for (const build of ['current', 'bundled'] as const) {
+    test(`the ${build} build reports token ids and log-probabilities`, async () => {
+      const asr = new WhisperCppEngine({ modelPath, modelName: 'test', device: 'cpu', threads: 2, build });
+      await asr.load();
+      assert.match(
+        asr.describe().build ?? '',
+        build === 'current'
+          ? /^whisper\.cpp 1\.8\.3 prebuilt \(@spader\/node-whisper-cpp-x64-linux-cpu-gnu [\d.]+\), runtime CPU dispatch: [a-z0-9_]+, flash attention$/
+          : // Not the @fugood prebuilt: that one has no AVX and is many times slower.
+            /^smart-whisper, built here with /,
+      );
+      const transcript = await asr.transcribe(chirp(3), transcribeDefaults, new AbortController().signal);
+      const segment = transcript.segments[0];
+      assert.ok(segment !== undefined);
+      assert.ok(segment.tokens.length > 0, 'token ids');
+      assert.ok(
+        segment.tokens.every((id) => Number.isInteger(id) && id >= 0 && id < 50257),
+        'text tokens only',
+      );
+      assert.ok(
+        segment.avgLogprob < 0 && Number.isFinite(segment.avgLogprob),
+        `avg_logprob ${segment.avgLogprob}`,
+      );
+      await asr.unload();
+    });
+  }
+
+  test('gives each token the whole UTF-8 characters that end in it, so tokens join to the segment text', async () => {
+    // Every token of this vocabulary ends with half of an 'ä' and starts with the other half.
+    const splitPath = join(dir, 'ggml-split.bin');
+    await generateWhisperModel({ preset: 'test', outPath: splitPath, seed: 1, splitCharacters: true });
+    const backend = await loadCurrentWhisper(loadCurrentWhisperModule(), splitPath, 2);
+    try {
+      const result = await backend.transcribeWindow(
+        chirp(10).samples,
+        { language: 'en', translate: false, wordTimestamps: true },
+        new AbortController().signal,
+      );
+      const text = result.segments.map((s) => s.text).join('');
+      assert.ok(text.includes('ä'), `characters split over tokens: ${JSON.stringify(text.slice(0, 60))}`);
+      for (const segment of result.segments) {
+        const tokens = segment.tokens ?? [];
+        assert.equal(tokens.map((t) => t.text).join(''), segment.text);
+        // No token but the first and the last holds a broken character.
+        for (const token of tokens.slice(1, -1)) assert.doesNotMatch(token.text, /\uFFFD/);
+      }
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test("reports whisper.cpp's no-speech probability for each segment", async () => {
+    const asr = engine();
+    await asr.load();
+    // Two whisper windows: each has its own no-speech probability.
+    const transcript = await asr.transcribe(chirp(40), transcribeDefaults, new AbortController().signal);
+    const probabilities = transcript.segments.map((s) => s.noSpeechProb);
+    assert.ok(probabilities.length > 1, `${probabilities.length} segments`);
+    for (const p of probabilities) assert.ok(p >= 0 && p <= 1 && Number.isFinite(p), `no_speech_prob ${p}`);
     assert.ok(
-      segment.avgLogprob < 0 && Number.isFinite(segment.avgLogprob),
-      `avg_logprob ${segment.avgLogprob}`,
+      probabilities.some((p) => p > 0),
+      `not the constant 0 of a build without it: ${probabilities.join(', ')}`,
     );
     await asr.unload();
   });
@@ -223,6 +295,24 @@ describe('WhisperCppEngine', () => {
     await asr.unload();
   });
 
+  test("Silero VAD runs on the 1.8.3 library and takes the caller's threshold and raw regions", async () => {
+    const vad = await loadCurrentVad(loadCurrentWhisperModule(), vadPath, 1);
+    try {
+      const signal = new AbortController().signal;
+      const samples = chirp(4).samples;
+      // Every window is over a threshold of 0, none over 1.01 (probabilities are at most 1).
+      const all = await vad.detectSpeech(samples, signal, { threshold: 0, raw: true });
+      assert.equal(all.length, 1);
+      assert.ok((all[0]?.start ?? 1) < 0.05 && (all[0]?.end ?? 0) > 3.9, JSON.stringify(all));
+      assert.deepEqual(await vad.detectSpeech(samples, signal, { threshold: 1.01 }), []);
+      for (const region of await vad.detectSpeech(samples, signal)) {
+        assert.ok(region.start >= 0 && region.start <= region.end && region.end <= 4, JSON.stringify(region));
+      }
+    } finally {
+      await vad.close();
+    }
+  });
+
   test('vad without a VAD model falls back to the whole audio and says so', async () => {
     const warnings: object[] = [];
     const asr = new WhisperCppEngine({
@@ -323,6 +413,61 @@ describe('the @fugood/whisper.node backend', () => {
       assert.match(detected.language ?? '', /^[a-z]{2}$/);
     } finally {
       await backend.close();
+    }
+  });
+});
+
+// The addon opens whatever libwhisper.so the package ships; another release must be refused, by name.
+describe('the 1.8.3 addon', () => {
+  const addonPath = fileURLToPath(
+    new URL('../../../native/whisper-current/build/Release/whisper_current.node', import.meta.url),
+  );
+
+  test("keeps whisper.cpp's and ggml's log off stderr through a load, a transcription and VAD", () => {
+    const engineModule = fileURLToPath(new URL('../../src/asr/engines/whisper-cpp.js', import.meta.url));
+    const script = `
+      const { WhisperCppEngine } = await import(${JSON.stringify(engineModule)});
+      const asr = new WhisperCppEngine({ modelPath: ${JSON.stringify(modelPath)}, modelName: 'test', device: 'cpu',
+        threads: 1, vadModelPath: ${JSON.stringify(vadPath)} });
+      await asr.load();
+      if (!asr.describe().build.startsWith('whisper.cpp 1.8.3')) throw new Error('ran ' + asr.describe().build);
+      const samples = new Float32Array(16000 * 2).map((_, i) => 0.3 * Math.sin(i / 5));
+      const signal = new AbortController().signal;
+      await asr.transcribe({ sampleRate: 16000, samples }, { task: 'transcribe', wordTimestamps: true, vad: true }, signal);
+      await asr.detectLanguage({ sampleRate: 16000, samples }, signal);
+      await asr.unload();
+      console.log('done');
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'done');
+    assert.equal(child.stderr, '', 'nothing on stderr');
+  });
+
+  test('refuses a libwhisper.so of another version with a line that says so', async () => {
+    const fake = await mkdtemp(join(tmpdir(), 'whisper-fake-'));
+    try {
+      writeFileSync(
+        join(fake, 'ggml.c'),
+        'void ggml_backend_load_all_from_path(const char *p) { (void)p; }\n',
+      );
+      writeFileSync(join(fake, 'whisper.c'), 'const char *whisper_version(void) { return "1.7.0"; }\n');
+      for (const name of ['ggml', 'whisper']) {
+        execFileSync('cc', ['-shared', '-fPIC', '-o', join(fake, `lib${name}.so`), join(fake, `${name}.c`)]);
+      }
+      // In a child: init() opens the libraries once per process.
+      const child = spawnSync(
+        process.execPath,
+        ['-e', `require(${JSON.stringify(addonPath)}).init(${JSON.stringify(fake)})`],
+        { encoding: 'utf8' },
+      );
+      assert.notEqual(child.status, 0);
+      assert.match(
+        child.stderr,
+        /libwhisper\.so is version 1\.7\.0, but this addon was compiled against whisper\.cpp 1\.8\.3's headers/,
+      );
+    } finally {
+      await rm(fake, { recursive: true, force: true });
     }
   });
 });

@@ -25,6 +25,14 @@ describe('settings', () => {
     assert.deepEqual(s.corsOrigins, []);
     assert.equal(s.asr.cpuThreads, 0);
     assert.equal(s.asr.inferenceNice, 10);
+    assert.equal(s.asr.whisperBuild, 'current');
+  });
+
+  it('takes ASR_WHISPER_BUILD current or bundled, nothing else', () => {
+    assert.equal(parseSettings({ ASR_WHISPER_BUILD: 'bundled' }).asr.whisperBuild, 'bundled');
+    assert.equal(parseSettings({ ASR_WHISPER_BUILD: 'current' }).asr.whisperBuild, 'current');
+    for (const bad of ['1.8.3', 'native', 'old'])
+      assert.throws(() => parseSettings({ ASR_WHISPER_BUILD: bad }), /ASR_WHISPER_BUILD/);
   });
 
   it('takes ASR_INFERENCE_NICE from 0 (off) to 19, nothing else', () => {

@@ -45,16 +45,27 @@ describe('voice-stack doctor', () => {
     }
     assert.match(result.stdout, new RegExp(`Node: +${process.versions.node.replaceAll('.', '\\.')}`));
     assert.match(result.stdout, /ffmpeg: +ffmpeg version/);
-    // npm install compiled whisper.cpp for this CPU; the line says with which flags.
-    assert.match(result.stdout, /whisper\.cpp: +smart-whisper, built here with -march=native/);
+    // The default CPU build: whisper.cpp 1.8.3 prebuilt, with the CPU kernels ggml picked here.
+    assert.match(
+      result.stdout,
+      /whisper\.cpp: +whisper\.cpp 1\.8\.3 prebuilt .*runtime CPU dispatch: [a-z0-9_]+/,
+    );
     assert.match(result.stdout, /API_KEY +\(set, hidden\)/);
     assert.doesNotMatch(`${result.stdout}${result.stderr}`, /correct-horse/);
+  });
+
+  test('names the bundled build when ASR_WHISPER_BUILD=bundled asks for it', () => {
+    const result = runCli(['doctor', '--json'], { env: doctorEnv({ ASR_WHISPER_BUILD: 'bundled' }) });
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    assert.match(report.whisperBuild ?? '', /^smart-whisper, built here with /);
+    assert.equal(report.settings.ASR_WHISPER_BUILD, 'bundled');
   });
 
   test('reports cached models and a port already taken', () => {
     const result = runCli(['doctor', '--json'], { env: doctorEnv({ ASR_MODEL: 'tiny.en' }) });
     const report = JSON.parse(result.stdout) as DoctorReport;
     assert.deepEqual(report.models.cached, ['whisper/ggml-tiny.en.bin']);
+    assert.equal(report.whisperCurrentProblem, undefined);
     assert.equal(report.models.asrModelCached, true);
     assert.deepEqual(report.ports.tts, { port: busyPort, free: false });
     assert.ok(report.findings.some((f) => f.message.includes(`TTS_PORT ${busyPort} is in use`)));

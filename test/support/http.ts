@@ -35,7 +35,15 @@ export async function http(
 
 export interface DetailedHealth {
   status: string;
-  model: { loaded: boolean; engine: string; model_name: string; device: string; last_used: string | null };
+  model: {
+    loaded: boolean;
+    engine: string;
+    model_name: string;
+    device: string;
+    last_used: string | null;
+    /** Which native build runs the model, once loaded (whisper.cpp). */
+    build?: string;
+  };
   concurrency: {
     active_requests: number;
     max_concurrent: number;

@@ -31,6 +31,8 @@ export function runCli(
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/tmp',
       VOICE_STACK_ENV_FILE: '/nonexistent/.env',
+      // Where a test run points Node at extra packages (e.g. one not yet in node_modules).
+      ...(process.env.NODE_PATH === undefined ? {} : { NODE_PATH: process.env.NODE_PATH }),
       ...options.env,
     },
   });

@@ -49,6 +49,8 @@ export class ServiceProcess {
         WYOMING_ASR_PORT: 'off',
         WYOMING_TTS_PORT: 'off',
         VOICE_STACK_ENV_FILE: '/nonexistent/.env',
+        // Where a test run points Node at extra packages (e.g. one not yet in node_modules).
+        ...(process.env.NODE_PATH === undefined ? {} : { NODE_PATH: process.env.NODE_PATH }),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

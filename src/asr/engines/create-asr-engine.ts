@@ -97,6 +97,7 @@ export function createAsrEngine(settings: AsrSettings, cache: ModelCache, logger
       threads,
       vadModelPath: settings.vadModel,
       inferenceNice: settings.inferenceNice,
+      build: settings.whisperBuild,
       logger: logger.child({ engine: 'whisper-cpp', model: modelName }),
     });
   if (resolution.kind === 'path') {

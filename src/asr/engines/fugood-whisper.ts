@@ -1,7 +1,8 @@
 /**
- * @fugood/whisper.node: prebuilt whisper.cpp for CPU and CUDA, plus Silero VAD. Used for CUDA,
- * for VAD, and on the CPU only when the build made for this machine (smart-whisper.ts) is missing:
- * its CPU binary has no AVX/FMA/F16C code and runs `base` about 17x slower.
+ * @fugood/whisper.node: prebuilt whisper.cpp for CPU and CUDA, plus Silero VAD. Used for CUDA, for
+ * VAD when the 1.8.3 library (current-whisper.ts) can't be loaded, and on the CPU only when neither
+ * that nor the bundled build (smart-whisper.ts) is there: its CPU binary has no AVX/FMA/F16C code
+ * and runs `base` about 17x slower.
  */
 import { createRequire } from 'node:module';
 import type {

@@ -4,9 +4,10 @@
  * applied: an abort that stops whisper.cpp inside a window, default context parameters, the
  * detected language on every result, native chatter kept off stderr.
  *
- * This is the CPU path: the same model and audio run about 17x faster here than on the prebuilt
- * @fugood/whisper.node CPU binary, which has no AVX code. It also returns token ids and
- * probabilities, which fill verbose_json's `tokens` and `avg_logprob`.
+ * The CPU path before whisper.cpp 1.8.3 (current-whisper.ts) took over; now ASR_WHISPER_BUILD=bundled
+ * and the fallback when the 1.8.3 prebuilt can't be used. The same model and audio run about 17x
+ * faster here than on the prebuilt @fugood/whisper.node CPU binary, which has no AVX code. It also
+ * returns token ids and probabilities, which fill verbose_json's `tokens` and `avg_logprob`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

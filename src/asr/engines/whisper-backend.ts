@@ -1,9 +1,11 @@
 import type { SpeechDetectionOptions, SpeechRegion } from './asr-engine.js';
 /**
  * What the whisper.cpp engine needs from a native binding: one call per window of at most 30 s.
- * Two bindings implement it (see whisper-cpp.ts for which is used when):
- * - smart-whisper.ts: whisper.cpp compiled on this machine for its CPU (AVX2/AVX-512), token ids
- *   and probabilities, an abort that stops inside a window;
+ * Three bindings implement it (see whisper-cpp.ts for which is used when):
+ * - current-whisper.ts: whisper.cpp 1.8.3 prebuilt with runtime CPU dispatch, through our own
+ *   addon: token ids and probabilities, no_speech_prob, an abort that stops inside a call, Silero VAD;
+ * - smart-whisper.ts: the older whisper.cpp smart-whisper bundles, compiled on this machine for its
+ *   CPU (ASR_WHISPER_BUILD=bundled, and the fallback): token ids and probabilities, abort;
  * - fugood-whisper.ts: @fugood/whisper.node's prebuilt CPU and CUDA builds and Silero VAD.
  */
 
@@ -36,6 +38,8 @@ export interface WindowSegment {
   readonly text: string;
   /** Text tokens (special and timestamp tokens left out); absent when the binding gives none. */
   readonly tokens?: readonly WindowToken[];
+  /** whisper.cpp's probability that the window held no speech, 0–1; absent when the binding gives none. */
+  readonly noSpeechProb?: number;
 }
 
 export interface WindowResult {

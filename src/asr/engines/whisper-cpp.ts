@@ -22,6 +22,12 @@ import {
   SAMPLE_RATE,
   splitIntoPieces,
 } from './audio-windows.js';
+import {
+  type CurrentWhisperModule,
+  loadCurrentVad,
+  loadCurrentWhisper,
+  loadCurrentWhisperModule,
+} from './current-whisper.js';
 import { fugoodCudaLoads, loadFugoodVad, loadFugoodWhisper } from './fugood-whisper.js';
 import { loadSmartWhisper, loadSmartWhisperModule } from './smart-whisper.js';
 import type {
@@ -40,6 +46,8 @@ export interface WhisperCppEngineOptions {
   readonly device: 'cpu' | 'cuda' | 'auto';
   /** Threads per inference; 0 lets whisper.cpp choose (min(4, cores)). */
   readonly threads: number;
+  /** CPU build: `current` (whisper.cpp 1.8.3 prebuilt, the default) or `bundled` (smart-whisper's). */
+  readonly build?: 'current' | 'bundled' | undefined;
   /** A Silero VAD model in ggml form; without it `vad: true` transcribes everything. */
   readonly vadModelPath?: string | undefined;
   /** Nice levels every thread but the event loop's goes below it before native work (0 or unset = leave them). */
@@ -95,8 +103,8 @@ function toSegment(
     text: native.text,
     tokens: tokens.filter((t) => t.id >= 0).map((t) => t.id),
     avgLogprob: averageLogprob(tokens),
-    // Neither binding returns whisper.cpp's no-speech probability; 0 keeps every segment.
-    noSpeechProb: 0,
+    // The 1.8.3 build reports whisper.cpp's own; the older builds have none (0).
+    noSpeechProb: native.noSpeechProb ?? 0,
   };
   return wordTimestamps ? { ...segment, words: wordsFromTokens(tokens, piece) } : segment;
 }
@@ -109,9 +117,11 @@ function clampSegment(segment: TranscriptSegment, duration: number): TranscriptS
 /**
  * whisper.cpp behind AsrEngine. Which native build runs the model:
  * - `cuda`/`auto`: @fugood/whisper.node's CUDA build when its libraries load and it finds a GPU;
- * - otherwise the build compiled on this machine (smart-whisper.ts);
- * - and only when that is missing, @fugood's prebuilt CPU binary, with a warning that it is slow.
- * Voice activity detection always uses @fugood's Silero VAD context.
+ * - otherwise whisper.cpp 1.8.3 prebuilt with runtime CPU dispatch (current-whisper.ts), unless
+ *   ASR_WHISPER_BUILD=bundled or it can't be used (logged as asr_whisper_current_unavailable);
+ * - then the older build compiled on this machine (smart-whisper.ts);
+ * - and only when that is missing too, @fugood's prebuilt CPU binary, with a warning that it is slow.
+ * Voice activity detection uses the 1.8.3 library's Silero VAD when it loads, else @fugood's.
  */
 export class WhisperCppEngine implements AsrEngine {
   private backend: WhisperBackend | undefined;
@@ -129,7 +139,7 @@ export class WhisperCppEngine implements AsrEngine {
   }
 
   async load(): Promise<void> {
-    const { modelPath, modelName, logger, vadModelPath, threads } = this.options;
+    const { modelPath, modelName, vadModelPath } = this.options;
     // The load is logged once, by the model slot's owner (model_loaded / model_load_failed);
     // the file's path was logged when the model was chosen, and never reaches an error body.
     try {
@@ -142,7 +152,7 @@ export class WhisperCppEngine implements AsrEngine {
         error,
       );
     }
-    if (vadModelPath !== undefined) this.vad = loadFugoodVad(vadModelPath, threads, logger);
+    if (vadModelPath !== undefined) this.vad = await this.openVad(vadModelPath);
     this.deprioritize();
   }
 
@@ -154,6 +164,36 @@ export class WhisperCppEngine implements AsrEngine {
     lowerWorkerThreadPriority(this.options.inferenceNice ?? 0);
   }
 
+  /** The 1.8.3 prebuilt when it can be used; undefined (and a warning when it was wanted) otherwise. */
+  private currentModule(warn: boolean): CurrentWhisperModule | undefined {
+    try {
+      return loadCurrentWhisperModule();
+    } catch (error) {
+      if (warn) {
+        this.options.logger?.warn(
+          { event: 'asr_whisper_current_unavailable', err: errorMessage(error) },
+          'whisper.cpp 1.8.3 (prebuilt) cannot be used; running the bundled whisper.cpp build',
+        );
+      }
+      return undefined;
+    }
+  }
+
+  private async openVad(vadModelPath: string): Promise<VoiceActivityDetector | undefined> {
+    const { threads, logger } = this.options;
+    const current = this.currentModule(false);
+    if (current === undefined) return loadFugoodVad(vadModelPath, threads, logger);
+    try {
+      return await loadCurrentVad(current, vadModelPath, threads);
+    } catch (error) {
+      logger?.warn(
+        { event: 'asr_vad_unavailable', vadModelPath, err: errorMessage(error) },
+        'VAD model could not be loaded; vad requests will transcribe all audio',
+      );
+      return undefined;
+    }
+  }
+
   private async openBackend(vocabularySize: number): Promise<WhisperBackend> {
     const { modelPath, device, threads, logger, callTimeoutMs } = this.options;
     if (device !== 'cpu' && fugoodCudaLoads(logger, device)) {
@@ -161,6 +201,11 @@ export class WhisperCppEngine implements AsrEngine {
       if (cuda.device === 'cuda') return cuda;
       await cuda.close();
       logger?.warn({ event: 'asr_cuda_unavailable', device }, 'no usable GPU found; using the CPU');
+    }
+    if ((this.options.build ?? 'current') === 'current') {
+      const current = this.currentModule(true);
+      // A file whisper.cpp refuses is the model's fault, not the build's: that error goes up.
+      if (current !== undefined) return loadCurrentWhisper(current, modelPath, threads);
     }
     let module: ReturnType<typeof loadSmartWhisperModule>;
     try {

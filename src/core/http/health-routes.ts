@@ -37,6 +37,8 @@ const DetailedHealthBody = Open({
     engine: Type.String(),
     model_name: Type.String(),
     device: Type.String(),
+    /** Which native build runs the model, once loaded (whisper.cpp: 1.8.3 prebuilt, bundled, …). */
+    build: Type.Optional(Type.String()),
     last_used: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   }),
   concurrency: Open({
@@ -86,6 +88,7 @@ export function detailedHealth<E extends LoadableEngine>(runtime: ServiceRuntime
       engine: model.description.engine,
       model_name: model.description.modelName,
       device: model.description.device,
+      ...(model.description.build === undefined ? {} : { build: model.description.build }),
       last_used: model.lastUsed?.toISOString() ?? null,
     },
     concurrency: {
