@@ -448,6 +448,47 @@ class TranscribeWorker : public Napi::AsyncWorker {
   std::shared_ptr<std::atomic<bool>> aborted = std::make_shared<std::atomic<bool>>(false);
 
   void Execute() override {
+    Run();
+    // Freeing a state unmaps its buffers (130 MB and more on base dimensions, 7-8 ms): done here,
+    // on the pool thread, so the event loop never waits for it.
+    FreeState();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Object result = Napi::Object::New(env);
+    Napi::Array segments = Napi::Array::New(env, segments_.size());
+    if (language_only_) {
+      result.Set("language", api.whisper_lang_str(lang_id_));
+      result.Set("languageProbability", lang_p_);
+    } else if (language_code_ != nullptr) {
+      result.Set("language", language_code_);
+    }
+    for (size_t i = 0; i < segments_.size(); i++) segments.Set(static_cast<uint32_t>(i), Segment(env, segments_[i]));
+    result.Set("segments", segments);
+    Callback().Call({env.Null(), result});
+  }
+
+  void OnError(const Napi::Error& error) override { Callback().Call({error.Value()}); }
+
+ private:
+  struct TokenResult {
+    int id;
+    std::string text;
+    float p;
+    int64_t t0;
+    int64_t t1;
+  };
+  struct SegmentResult {
+    int64_t t0;
+    int64_t t1;
+    std::string text;
+    float no_speech_prob;
+    std::vector<TokenResult> tokens;
+  };
+
+  void Run() {
     CaptureLog capture(&log_);
     whisper_context* ctx = model_->ctx;
     if (ctx == nullptr) {
@@ -501,35 +542,41 @@ class TranscribeWorker : public Napi::AsyncWorker {
     } else if (rc != 0) {
       const std::string line = LastLine(log_);
       SetError("whisper_full failed (" + std::to_string(rc) + ")" + (line.empty() ? "" : ": " + line));
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Napi::Object result = Napi::Object::New(env);
-    Napi::Array segments = Napi::Array::New(env);
-    if (language_only_) {
-      result.Set("language", api.whisper_lang_str(lang_id_));
-      result.Set("languageProbability", lang_p_);
     } else {
-      const int lang = api.whisper_full_lang_id_from_state(state_);
-      const char* code = lang >= 0 ? api.whisper_lang_str(lang) : nullptr;
-      if (code != nullptr) result.Set("language", code);
-      const int n = api.whisper_full_n_segments_from_state(state_);
-      for (int i = 0; i < n; i++) segments.Set(i, Segment(env, i));
+      ReadResults(ctx);
     }
-    result.Set("segments", segments);
-    FreeState();
-    Callback().Call({env.Null(), result});
   }
 
-  void OnError(const Napi::Error& error) override {
-    FreeState();
-    Callback().Call({error.Value()});
+  /** Copies what OnOK reports out of the state, so the state can be freed off the event loop. */
+  void ReadResults(whisper_context* ctx) {
+    const int lang = api.whisper_full_lang_id_from_state(state_);
+    language_code_ = lang >= 0 ? api.whisper_lang_str(lang) : nullptr;
+    const int n = api.whisper_full_n_segments_from_state(state_);
+    segments_.reserve(n);
+    for (int i = 0; i < n; i++) {
+      SegmentResult segment{api.whisper_full_get_segment_t0_from_state(state_, i),
+                            api.whisper_full_get_segment_t1_from_state(state_, i),
+                            api.whisper_full_get_segment_text_from_state(state_, i),
+                            api.whisper_full_get_segment_no_speech_prob_from_state(state_, i),
+                            {}};
+      // Byte-level BPE can split one UTF-8 character over two tokens (ä, é, most CJK): each token
+      // gets the whole characters that end in it, so words put together from tokens read right.
+      std::string pending;
+      const int n_tokens = api.whisper_full_n_tokens_from_state(state_, i);
+      for (int j = 0; j < n_tokens; j++) {
+        const whisper_token_data data = api.whisper_full_get_token_data_from_state(state_, i, j);
+        // Special and timestamp tokens sit at and above end-of-text.
+        if (data.id >= model_->eot) continue;
+        pending += api.whisper_full_get_token_text_from_state(ctx, state_, i, j);
+        const size_t whole = CompleteUtf8Prefix(pending);
+        segment.tokens.push_back({data.id, pending.substr(0, whole), data.p, data.t0, data.t1});
+        pending.erase(0, whole);
+      }
+      if (!pending.empty() && !segment.tokens.empty()) segment.tokens.back().text += pending;
+      segments_.push_back(std::move(segment));
+    }
   }
 
- private:
   void DetectLanguage(whisper_context* ctx, int threads) {
     if (!model_->multilingual) {
       // An English-only model knows one language.
@@ -550,34 +597,19 @@ class TranscribeWorker : public Napi::AsyncWorker {
     lang_p_ = probs[lang_id_];
   }
 
-  Napi::Object Segment(Napi::Env env, int i) {
+  Napi::Object Segment(Napi::Env env, const SegmentResult& result) {
     Napi::Object segment = Napi::Object::New(env);
     // whisper.cpp's times are centiseconds.
-    segment.Set("start", api.whisper_full_get_segment_t0_from_state(state_, i) * 0.01);
-    segment.Set("end", api.whisper_full_get_segment_t1_from_state(state_, i) * 0.01);
-    segment.Set("text", api.whisper_full_get_segment_text_from_state(state_, i));
-    segment.Set("noSpeechProb", api.whisper_full_get_segment_no_speech_prob_from_state(state_, i));
-    // Byte-level BPE can split one UTF-8 character over two tokens (ä, é, most CJK): each token
-    // gets the whole characters that end in it, so words put together from tokens read right.
-    std::vector<std::pair<whisper_token_data, std::string>> kept;
-    std::string pending;
-    const int n = api.whisper_full_n_tokens_from_state(state_, i);
-    for (int j = 0; j < n; j++) {
-      const whisper_token_data data = api.whisper_full_get_token_data_from_state(state_, i, j);
-      // Special and timestamp tokens sit at and above end-of-text.
-      if (data.id >= model_->eot) continue;
-      pending += api.whisper_full_get_token_text_from_state(model_->ctx, state_, i, j);
-      const size_t whole = CompleteUtf8Prefix(pending);
-      kept.emplace_back(data, pending.substr(0, whole));
-      pending.erase(0, whole);
-    }
-    if (!pending.empty() && !kept.empty()) kept.back().second += pending;
-    Napi::Array tokens = Napi::Array::New(env, kept.size());
-    for (size_t k = 0; k < kept.size(); k++) {
-      const whisper_token_data& data = kept[k].first;
+    segment.Set("start", result.t0 * 0.01);
+    segment.Set("end", result.t1 * 0.01);
+    segment.Set("text", result.text);
+    segment.Set("noSpeechProb", result.no_speech_prob);
+    Napi::Array tokens = Napi::Array::New(env, result.tokens.size());
+    for (size_t k = 0; k < result.tokens.size(); k++) {
+      const TokenResult& data = result.tokens[k];
       Napi::Object token = Napi::Object::New(env);
       token.Set("id", data.id);
-      token.Set("text", kept[k].second);
+      token.Set("text", data.text);
       token.Set("p", data.p);
       if (token_timestamps_) {
         token.Set("start", data.t0 * 0.01);
@@ -610,6 +642,8 @@ class TranscribeWorker : public Napi::AsyncWorker {
   whisper_state* state_ = nullptr;
   int lang_id_ = -1;
   float lang_p_ = 0.0f;
+  const char* language_code_ = nullptr;
+  std::vector<SegmentResult> segments_;
   std::string log_;
 };
 
