@@ -14,7 +14,7 @@ import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import type { Logger } from 'pino';
 import { type AudioFormat, contentTypeFor, encodeAudio } from '../audio/encode.js';
 import { durationSeconds, type PcmAudio } from '../audio/pcm-audio.js';
-import { resample } from '../audio/resample.js';
+import { resample, resampleInSlices } from '../audio/resample.js';
 import { floatToS16le, wavHeader } from '../audio/wav.js';
 import { invalidParameterError } from '../core/errors.js';
 import type { ServiceRuntime } from '../core/runtime/service-runtime.js';
@@ -45,6 +45,7 @@ async function* synthesizeChunks(
   job: SpeechJob,
   signal: AbortSignal,
   produced: { seconds: number } = { seconds: 0 },
+  atEngineRate = false,
 ): AsyncGenerator<SynthesisResult> {
   for await (const result of engineResults(engine, job, signal)) {
     const chunkSeconds = durationSeconds(result.audio) / result.residualSpeed;
@@ -56,7 +57,7 @@ async function* synthesizeChunks(
       );
     }
     runtime.metrics.audioSeconds.inc(chunkSeconds);
-    yield { ...result, audio: atFormatRate(result.audio, job.format) };
+    yield atEngineRate ? result : { ...result, audio: atFormatRate(result.audio, job.format) };
   }
 }
 
@@ -85,6 +86,19 @@ export const PCM_RATE = 24_000;
 function atFormatRate(audio: PcmAudio, format: AudioFormat): PcmAudio {
   if (format !== 'pcm' || audio.sampleRate === PCM_RATE) return audio;
   return { sampleRate: PCM_RATE, samples: resample(audio.samples, audio.sampleRate, PCM_RATE) };
+}
+
+/** The resampler's work per streamed slice: about a quarter of a millisecond, 0.27 s of 24 kHz audio. */
+const STREAM_SLICE_MACS = 1 << 18;
+
+/**
+ * atFormatRate's samples a slice at a time (the same samples: the slices of one resampler
+ * run, no edge between them), so a long piece (a Piper sentence: seconds of audio) puts its
+ * first bytes on the wire after one slice is resampled, not after the whole sentence.
+ */
+function formatRateSlices(audio: PcmAudio, format: AudioFormat): Iterable<Float32Array> {
+  if (format !== 'pcm' || audio.sampleRate === PCM_RATE) return [audio.samples];
+  return resampleInSlices(audio.samples, audio.sampleRate, PCM_RATE, STREAM_SLICE_MACS);
 }
 
 function concatAudio(results: readonly SynthesisResult[]): PcmAudio {
@@ -209,22 +223,25 @@ export async function streamSpeech(
   const work = runtime.gate.run(callerSignal, async (engine, signal) => {
     let encoder: StreamEncoder | undefined;
     try {
-      for await (const result of synthesizeChunks(runtime, engine, job, signal, produced)) {
-        if (!encoder) {
-          encoder = createStreamEncoder(job.format, result.audio.sampleRate, result.residualSpeed, encoded);
+      for await (const result of synthesizeChunks(runtime, engine, job, signal, produced, true)) {
+        for (const samples of formatRateSlices(result.audio, job.format)) {
+          if (encoder) {
+            await encoder.write(samples);
+            continue;
+          }
+          const sampleRate = job.format === 'pcm' ? PCM_RATE : result.audio.sampleRate;
+          encoder = createStreamEncoder(job.format, sampleRate, result.residualSpeed, encoded);
           // A client gone mid-stream stops reading: closing the output frees an encoder waiting on it.
           signal.addEventListener('abort', () => encoded.destroy(), { once: true });
           streaming = true;
-          onStart({ sampleRate: result.audio.sampleRate });
-          await encoder.write(result.audio.samples);
+          onStart({ sampleRate });
+          await encoder.write(samples);
           // The pieces after the first may already be here (espeak-ng's first write holds
           // 1.5 s of audio): each one resolves at once, and promise jobs run before the
           // stream and socket callbacks that send the headers and the first bytes. One
           // turn of the event loop lets those go first.
           await new Promise<void>((resolve) => setImmediate(resolve));
-          continue;
         }
-        await encoder.write(result.audio.samples);
       }
       await encoder?.close();
     } catch (error) {
