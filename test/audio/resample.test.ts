@@ -71,6 +71,7 @@ describe('resampleInSlices', () => {
     [48000, 16000],
     [44100, 16000],
     [8000, 16000],
+    [22050, 24000],
     [16000, 16000],
   ] as const) {
     it(`gives resample()'s samples in slices, ${fromRate} → ${toRate} Hz`, () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { probeAudio } from '../support/ffmpeg-probe.js';
 import { http } from '../support/http.js';
@@ -41,6 +42,17 @@ describe('TTS speech API on espeak-ng (real server, real engine)', () => {
     let peak = 0;
     for (const s of samples) peak = Math.max(peak, Math.abs(s));
     assert.ok(peak > 3000, `peak ${peak} should be far from silence`);
+  });
+
+  it("returns espeak-ng's own 16-bit samples in a WAV, unchanged (pieces converted as they arrive)", async () => {
+    const response = await speak({ response_format: 'wav', voice: 'en-us' });
+    assert.equal(response.status, 200);
+    const direct = execFileSync('espeak-ng', ['--stdout', '--stdin', '-b', '1', '-v', 'en-us', '-s', '175'], {
+      input: SENTENCE,
+    });
+    assert.equal(direct.toString('ascii', 36, 40), 'data', "espeak-ng's header is the plain 44 bytes");
+    assert.equal(response.body.readUInt32LE(40), direct.length - 44);
+    assert.ok(response.body.subarray(44).equals(direct.subarray(44)), 'samples differ from espeak-ng');
   });
 
   it('encodes every format so that it decodes back to about the same duration', async () => {
