@@ -102,6 +102,7 @@ export interface ServiceResult {
   stats: ServiceStats;
   stages: StageStats[];
   server: ServerView;
+  /** Sorted by id. The runner's result builds them on first read, from its RecordLog. */
   records: RequestRecord[];
   healthSamples: HealthSample[];
 }

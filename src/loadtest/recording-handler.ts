@@ -87,6 +87,10 @@ export class RecordingHandler implements Dispatcher.DispatchHandler {
         path: prepared.path,
         headers: prepared.headers,
         body: prepared.body,
+        // "Blocking" holds back pipelined requests until this one's headers are in; a
+        // lane never has a second request to hold back, and the default costs undici
+        // one more resume of its queue per response.
+        blocking: false,
       };
     }
     this.#dispatching = true;

@@ -4,6 +4,7 @@ import type { DriverContext } from './driver-context.js';
 import { HealthSampler } from './health-sampler.js';
 import type { LoadTestResult, RequestRecord, ServiceResult } from './load-test-result.js';
 import { runOpenModel } from './open-model.js';
+import { RecordLog } from './record-log.js';
 import { RequestSender } from './request-sender.js';
 import { summarizeServer } from './server-view.js';
 import { computeOverall, computeServiceStats } from './service-stats.js';
@@ -101,14 +102,14 @@ async function runService(
     timeoutMs: options.timeoutMs,
     now,
   });
-  const records: RequestRecord[] = [];
+  const log = new RecordLog(target.name);
   const context: DriverContext = {
     sender,
     now,
     stopped: interruption.stopped,
     whenStopped: interruption.whenStopped,
     onRecord: (record) => {
-      records.push(record);
+      log.append(record);
       options.onRecord?.(record);
     },
   };
@@ -121,16 +122,19 @@ async function runService(
   await sampler?.sampleOnce();
   await sampler?.close();
   await sender.close();
-  records.sort((a, b) => a.id - b.id);
   return {
     service: target.name,
     url: target.baseUrl,
     startedMs,
     finishedMs,
-    stats: computeServiceStats(records, finishedMs - startedMs),
-    stages: options.plan.open ? computeStageStats(records, options.plan.open.stages) : [],
+    stats: computeServiceStats(log, finishedMs - startedMs),
+    stages: options.plan.open ? computeStageStats(log.toRecords(), options.plan.open.stages) : [],
     server: summarizeServer(sampler?.samples ?? []),
-    records,
+    // Built from the log on first read (a report, a scenario's check): a run that only
+    // prints its summary never turns its rows back into objects.
+    get records() {
+      return log.toRecords();
+    },
     healthSamples: sampler?.samples ?? [],
   };
 }

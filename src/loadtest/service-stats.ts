@@ -6,11 +6,21 @@ import type {
   ServiceResult,
   ServiceStats,
 } from './load-test-result.js';
+import { RecordLog } from './record-log.js';
+
+/** A service's records: as objects, or as the runner keeps them. */
+export type RecordSource = readonly RequestRecord[] | RecordLog;
+
+function forEachRecord(records: RecordSource, visit: (record: Readonly<RequestRecord>) => void): void {
+  if (records instanceof RecordLog) records.scan(visit);
+  else for (const record of records) visit(record);
+}
 
 /** Cancelled requests (Ctrl-C) are neither successes nor failures: the run stopped, not the server. */
-export function computeServiceStats(records: readonly RequestRecord[], wallMs: number): ServiceStats {
+export function computeServiceStats(records: RecordSource, wallMs: number): ServiceStats {
   const latency = new LatencyHistogram();
   const ttfb = new LatencyHistogram();
+  const errors = new Map<string, number>();
   let successful = 0;
   let failed = 0;
   let cancelled = 0;
@@ -18,14 +28,15 @@ export function computeServiceStats(records: readonly RequestRecord[], wallMs: n
   let minMs = Number.POSITIVE_INFINITY;
   let maxMs = 0;
   let audioSeconds = 0;
-  for (const record of records) {
+  forEachRecord(records, (record) => {
     if (record.cancelled) {
       cancelled++;
-      continue;
+      return;
     }
     if (!record.ok) {
       failed++;
-      continue;
+      if (record.error !== undefined) errors.set(record.error, (errors.get(record.error) ?? 0) + 1);
+      return;
     }
     successful++;
     latency.record(record.latencyMs);
@@ -34,7 +45,7 @@ export function computeServiceStats(records: readonly RequestRecord[], wallMs: n
     minMs = Math.min(minMs, record.latencyMs);
     maxMs = Math.max(maxMs, record.latencyMs);
     audioSeconds += record.audioSeconds ?? 0;
-  }
+  });
   const total = successful + failed;
   const wallSeconds = wallMs / 1000;
   return {
@@ -54,17 +65,12 @@ export function computeServiceStats(records: readonly RequestRecord[], wallMs: n
     audioSecondsPerSecond: wallSeconds > 0 ? audioSeconds / wallSeconds : 0,
     latency: latency.snapshot(),
     ttfb: ttfb.snapshot(),
-    errors: groupErrors(records),
+    errors: rankErrors(errors),
   };
 }
 
 /** Most frequent first, as the person reading wants the main cause at the top. */
-export function groupErrors(records: readonly RequestRecord[]): ErrorGroup[] {
-  const counts = new Map<string, number>();
-  for (const record of records) {
-    if (record.ok || record.cancelled || record.error === undefined) continue;
-    counts.set(record.error, (counts.get(record.error) ?? 0) + 1);
-  }
+function rankErrors(counts: ReadonlyMap<string, number>): ErrorGroup[] {
   return [...counts]
     .map(([message, count]) => ({ message, count }))
     .sort((a, b) => b.count - a.count || a.message.localeCompare(b.message));

@@ -46,6 +46,22 @@ describe('runner against a stub service', () => {
     );
   });
 
+  test('closed model with a duration: runs at least that long, then lets what is in flight finish', async () => {
+    const result = await run({
+      targets: [tts(stub.url)],
+      plan: { workers: 3, requests: undefined, durationMs: 300, open: undefined },
+      together: false,
+      timeoutMs: 10_000,
+      sampleIntervalMs: 0,
+    });
+    const service = result.services[0];
+    assert.ok(service);
+    assert.ok(service.stats.wallMs >= 300, `ran ${service.stats.wallMs} ms`);
+    assert.ok(service.stats.successful > 3, 'each worker sent more than one request');
+    assert.equal(service.records.length, service.stats.total);
+    assert.ok(service.records.every((record) => record.ok && record.endMs <= service.finishedMs));
+  });
+
   test('summary keeps the summary block of docs/LOAD_TESTING.md and adds the new sections', async () => {
     const result = await run({
       targets: [tts(stub.url)],
