@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeGypRebuildArgs } from './node-gyp.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'native', 'whisper-current');
@@ -29,15 +30,6 @@ function sourceDigest() {
     }
   }
   return hash.digest('hex').slice(0, 16);
-}
-
-/** npm sets npm_config_node_gyp for lifecycle scripts; outside one, use the node-gyp npm bundles. */
-function nodeGypScript() {
-  const candidates = [
-    process.env.npm_config_node_gyp,
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ];
-  return candidates.find((c) => c !== undefined && c !== '' && existsSync(c));
 }
 
 function warn(message) {
@@ -61,15 +53,9 @@ if (existsSync(stampPath) && existsSync(binaryPath)) {
     process.exit(0);
   }
 }
-const gyp = nodeGypScript();
-if (gyp === undefined) warn('node-gyp not found (it ships with npm)');
+const gypArgs = nodeGypRebuildArgs();
+if (gypArgs === undefined) warn('node-gyp not found (it ships with npm)');
 const started = Date.now();
-// Node's own headers (official builds ship include/node) spare node-gyp a download from nodejs.org.
-const prefix = join(dirname(process.execPath), '..');
-const nodedir =
-  process.env.npm_config_nodedir ??
-  (existsSync(join(prefix, 'include', 'node', 'node.h')) ? prefix : undefined);
-const gypArgs = [gyp, 'rebuild', '--loglevel=warn', ...(nodedir === undefined ? [] : [`--nodedir=${nodedir}`])];
 const result = spawnSync(process.execPath, gypArgs, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
 if (result.status !== 0) warn(`node-gyp failed (exit ${result.status}); install g++, make and python3`);
 // Load it in a child: a binary that can't be loaded here would fail only at the first request.

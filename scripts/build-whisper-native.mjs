@@ -17,6 +17,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeGypRebuildArgs } from './node-gyp.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
@@ -40,15 +41,6 @@ function patchDigest() {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** npm sets npm_config_node_gyp for lifecycle scripts; outside one, use the node-gyp npm bundles. */
-function nodeGypScript() {
-  const candidates = [
-    process.env.npm_config_node_gyp,
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ];
-  return candidates.find((c) => c !== undefined && c !== '' && existsSync(c));
-}
-
 const dir = packageDir();
 if (dir === undefined) {
   console.log('build-whisper-native: smart-whisper is not installed; nothing to build');
@@ -65,19 +57,13 @@ if (existsSync(stampPath) && existsSync(binaryPath)) {
     process.exit(0);
   }
 }
-const gyp = nodeGypScript();
-if (gyp === undefined) {
+const gypArgs = nodeGypRebuildArgs();
+if (gypArgs === undefined) {
   console.error('build-whisper-native: node-gyp not found (it ships with npm); cannot build whisper.cpp');
   process.exit(1);
 }
 console.log(`build-whisper-native: compiling whisper.cpp for this CPU with "${flags}" (about a minute on 2 cores)`);
 const started = Date.now();
-// Node's own headers (official builds ship include/node) spare node-gyp a download from nodejs.org.
-const prefix = join(dirname(process.execPath), '..');
-const nodedir =
-  process.env.npm_config_nodedir ??
-  (existsSync(join(prefix, 'include', 'node', 'node.h')) ? prefix : undefined);
-const gypArgs = [gyp, 'rebuild', '--loglevel=warn', ...(nodedir === undefined ? [] : [`--nodedir=${nodedir}`])];
 const result = spawnSync(process.execPath, gypArgs, {
   cwd: dir,
   stdio: ['ignore', 'ignore', 'inherit'],

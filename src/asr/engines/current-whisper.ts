@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientClosedError, engineFailedError, errorMessage } from '../../core/errors.js';
+import { NativeCallQueue } from './native-call-queue.js';
 import type {
   SpeechRegion,
   VoiceActivityDetector,
@@ -302,7 +303,7 @@ export async function loadCurrentWhisper(
  * before the context can be freed or the next call starts).
  */
 export class CurrentVad implements VoiceActivityDetector {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new NativeCallQueue();
 
   constructor(
     private readonly module: CurrentWhisperModule,
@@ -314,22 +315,7 @@ export class CurrentVad implements VoiceActivityDetector {
     signal: AbortSignal,
     options: VadOptions = {},
   ): Promise<SpeechRegion[]> {
-    const turn = this.queue.then(() => this.call(samples, signal, options));
-    this.queue = turn.catch(() => undefined);
-    return new Promise<SpeechRegion[]>((resolve, reject) => {
-      const leave = () => reject(clientClosedError());
-      signal.addEventListener('abort', leave, { once: true });
-      turn.then(
-        (regions) => {
-          signal.removeEventListener('abort', leave);
-          resolve(regions);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', leave);
-          reject(error);
-        },
-      );
-    });
+    return this.calls.run(signal, () => this.call(samples, signal, options));
   }
 
   private call(samples: Float32Array, signal: AbortSignal, options: VadOptions): Promise<SpeechRegion[]> {
@@ -360,7 +346,7 @@ export class CurrentVad implements VoiceActivityDetector {
     const vad = this.vad;
     this.vad = undefined;
     if (vad === undefined) return;
-    await this.queue;
+    await this.calls.idle();
     await this.module.addon.freeVad(vad);
   }
 }

@@ -12,6 +12,7 @@ import type {
 } from '@fugood/whisper.node';
 import { floatToS16le } from '../../audio/wav.js';
 import { clientClosedError, engineFailedError, errorMessage } from '../../core/errors.js';
+import { NativeCallQueue } from './native-call-queue.js';
 import type {
   BackendLogger,
   SpeechDetectionOptions,
@@ -103,7 +104,7 @@ function toInt16(samples: Float32Array): ArrayBuffer {
  * promise when whisper.cpp fails inside a call, or after stop().
  */
 class SerialCalls {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new NativeCallQueue();
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -111,28 +112,12 @@ class SerialCalls {
     signal: AbortSignal,
     start: () => Promise<T> | { promise: Promise<T>; stop: () => Promise<void> },
   ): Promise<T> {
-    const turn = this.queue.then(() => this.call(signal, start));
-    this.queue = turn.catch(() => undefined);
-    // A caller still waiting for its turn leaves at once on abort; its native call never starts.
-    return new Promise<T>((resolve, reject) => {
-      const leave = () => reject(clientClosedError());
-      signal.addEventListener('abort', leave, { once: true });
-      turn.then(
-        (value) => {
-          signal.removeEventListener('abort', leave);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', leave);
-          reject(error);
-        },
-      );
-    });
+    return this.calls.run(signal, () => this.call(signal, start));
   }
 
   /** Resolves once no call is running or queued. */
   idle(): Promise<void> {
-    return this.queue.then(() => undefined);
+    return this.calls.idle();
   }
 
   private call<T>(
