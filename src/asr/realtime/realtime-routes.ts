@@ -112,10 +112,13 @@ export async function registerRealtimeRoutes(
         this.websocketServer.close();
         done();
       },
-      // A client that resets its connection is not a server error.
+      // A client that resets its connection is not a server error. A frame over the limit (or
+      // otherwise broken) is one ws has already answered with a close frame (1009, 1002…) before
+      // it emits the error: terminating then could reset the connection before that frame
+      // reaches a client still sending, which would see 1006 instead. ws finishes that close.
       errorHandler: (error, socket, request) => {
         request.log.debug({ err: error }, 'realtime socket error');
-        socket.terminate();
+        if (socket.readyState !== socket.CLOSING) socket.terminate();
       },
     });
     scope.route({
